@@ -1,0 +1,40 @@
+// config.h — ModelConfig: the hyperparameters of a Llama-style model, with the course's field names.
+// Presets for the course's lesson config, a tiny test config and the real stories260K model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace llm {
+
+struct ModelConfig {
+  int vocab_size = 1000;               // V
+  int hidden_size = 128;               // C
+  int intermediate_size = 256;         // F (SwiGLU inner width)
+  int num_hidden_layers = 2;           // L
+  int num_attention_heads = 4;         // H (query heads)
+  int num_key_value_heads = 2;         // KV (key/value heads; H % KV == 0)
+  int max_position_embeddings = 256;   // longest sequence, prompt plus generated
+  float rope_theta = 10000.0f;         // RoPE base
+  float rms_norm_eps = 1e-6f;          // RMSNorm epsilon
+  bool tie_word_embeddings = true;     // lm_head shares the token-embedding matrix
+  float initializer_range = 0.02f;     // std of the N(0, std) weight initialisation
+  int bos_token_id = 1;
+  int eos_token_id = 2;
+
+  int head_dim() const { return hidden_size / num_attention_heads; }                  // D
+  int num_key_value_groups() const { return num_attention_heads / num_key_value_heads; }  // H / KV
+
+  // Throws InvalidArgument naming the field, its value and the rule it breaks.
+  void validate() const;
+  std::string summary() const;  // one line, for logs and the CLI
+
+  // The course's lesson config: vocab 1000, hidden 128, 2 layers, 4 heads, 2 KV heads, 256 positions.
+  static ModelConfig lesson();
+  // Small enough for exhaustive tests: vocab 64, hidden 32, 2 layers, 4 heads, 2 KV heads.
+  static ModelConfig tiny();
+  // The real stories260K checkpoint (llama2.c): dim 64, hidden 172, 5 layers, 8 heads, 4 KV heads.
+  static ModelConfig stories260k();
+};
+
+}  // namespace llm

@@ -1,0 +1,62 @@
+// ops.h — the numeric building blocks every lesson shares: linear, softmax, RMSNorm, SiLU,
+// embedding gather, argmax and cross-entropy. Each works on the last dimension and checks shapes.
+// Implemented with Eigen where Eigen does the job (ops.cpp); no autograd, float32 only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "llm/tensor.h"
+
+namespace llm {
+
+// y = x W^T with W stored (out, in) like a PyTorch nn.Linear weight.
+// x: (..., in) -> (..., out). Leading dimensions are kept.
+Tensor linear(const Tensor& x, const Tensor& weight);
+
+// Softmax over the last dimension. Subtracts the row max first, so logits of 1e4 do not overflow;
+// entries of -inf get probability 0. A row that is entirely -inf is an InvalidArgument.
+void softmax_inplace(std::span<float> row);
+Tensor softmax(Tensor x);
+
+// log-softmax over the last dimension: x - max - log(sum(exp(x - max))).
+void log_softmax_inplace(std::span<float> row);
+Tensor log_softmax(Tensor x);
+
+// RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.  weight: (C,)
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
+
+// SiLU (swish): x * sigmoid(x).
+float silu(float x);
+Tensor silu(Tensor x);
+
+// Elementwise, same shape required (no broadcasting).
+Tensor add(Tensor a, const Tensor& b);
+Tensor mul(Tensor a, const Tensor& b);
+void add_inplace(Tensor& a, const Tensor& b);
+
+// Gather rows of table (V, C) for ids (B, T) -> (B, T, C). Ids outside [0, V) are InvalidArgument.
+Tensor embedding(const IdTensor& ids, const Tensor& table);
+
+// Index of the largest value; ties go to the lowest index. NaN is an InvalidArgument.
+Index argmax(std::span<const float> values);
+
+// The label value that cross_entropy skips, as in PyTorch.
+inline constexpr std::int32_t kIgnoreIndex = -100;
+
+// Mean negative log-likelihood of labels under softmax(logits), over the positions whose label is
+// not kIgnoreIndex.  logits: (..., V), labels: the leading dimensions of logits.
+// Labels outside [0, V) other than -100, or no position left to average, are InvalidArgument.
+float cross_entropy(const Tensor& logits, const IdTensor& labels, std::int32_t ignore_index = kIgnoreIndex);
+
+// Largest |a - b| over all elements (shapes must match). For tests and comparisons.
+float max_abs_diff(const Tensor& a, const Tensor& b);
+
+// Throws ShapeError unless t has exactly this shape; `what` names the tensor in the message.
+template <typename T>
+void check_shape(const BasicTensor<T>& t, const Shape& expected, const char* what) {
+  if (!(t.shape() == expected))
+    fail<ShapeError>(what, " has shape ", t.shape().str(), ", expected ", expected.str());
+}
+
+}  // namespace llm

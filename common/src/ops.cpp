@@ -1,0 +1,165 @@
+// ops.cpp — the shared numeric ops, on Eigen views of Tensor buffers.
+#include "llm/ops.h"
+
+#include <cmath>
+#include <limits>
+
+#include "llm/eigen_view.h"
+
+namespace llm {
+
+Tensor linear(const Tensor& x, const Tensor& weight) {
+  if (weight.rank() != 2) fail<ShapeError>("linear weight must be (out, in), got ", weight.shape().str());
+  if (x.rank() < 1 || x.size(x.rank() - 1) != weight.size(1))
+    fail<ShapeError>("linear input ", x.shape().str(), " does not end in in_features = ", weight.size(1));
+  const Index out_features = weight.size(0);
+  Shape out_shape;
+  switch (x.rank()) {
+    case 1: out_shape = Shape{out_features}; break;
+    case 2: out_shape = Shape{x.size(0), out_features}; break;
+    case 3: out_shape = Shape{x.size(0), x.size(1), out_features}; break;
+    default: out_shape = Shape{x.size(0), x.size(1), x.size(2), out_features}; break;
+  }
+  Tensor y(out_shape);
+  // (N, in) x (in, out): one matrix-matrix product for every token of the batch at once.
+  as_matrix(y).noalias() = as_matrix(x) * as_matrix(weight).transpose();
+  return y;
+}
+
+void softmax_inplace(std::span<float> row) {
+  VectorMap v = as_vector(row);
+  const float max = v.maxCoeff();
+  if (max == -std::numeric_limits<float>::infinity())
+    fail<InvalidArgument>("softmax of a row of ", row.size(), " values that are all -inf");
+  if (std::isnan(max)) fail<InvalidArgument>("softmax of a row that contains NaN");
+  // Subtract the max for stability: exp() of the largest entry is exp(0) = 1, nothing overflows.
+  v = (v.array() - max).exp();
+  v /= v.sum();
+}
+
+Tensor softmax(Tensor x) {
+  const Index cols = x.size(x.rank() - 1);
+  for (Index i = 0; i < x.numel(); i += cols) softmax_inplace({x.data() + i, static_cast<size_t>(cols)});
+  return x;
+}
+
+void log_softmax_inplace(std::span<float> row) {
+  VectorMap v = as_vector(row);
+  const float max = v.maxCoeff();
+  if (max == -std::numeric_limits<float>::infinity())
+    fail<InvalidArgument>("log_softmax of a row of ", row.size(), " values that are all -inf");
+  if (std::isnan(max)) fail<InvalidArgument>("log_softmax of a row that contains NaN");
+  const float log_sum = std::log((v.array() - max).exp().sum());
+  v.array() -= max + log_sum;
+}
+
+Tensor log_softmax(Tensor x) {
+  const Index cols = x.size(x.rank() - 1);
+  for (Index i = 0; i < x.numel(); i += cols)
+    log_softmax_inplace({x.data() + i, static_cast<size_t>(cols)});
+  return x;
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+  if (weight.rank() != 1 || x.size(x.rank() - 1) != weight.size(0))
+    fail<ShapeError>("rms_norm: input ", x.shape().str(), " and weight ", weight.shape().str(),
+                     " disagree on the hidden size");
+  Tensor y = x;
+  MatrixMap ym = as_matrix(y);
+  const ConstVectorMap w = as_vector(weight.flat());
+  for (Index r = 0; r < ym.rows(); ++r) {
+    const float mean_square = ym.row(r).squaredNorm() / static_cast<float>(ym.cols());
+    const float inv_rms = 1.0f / std::sqrt(mean_square + eps);
+    ym.row(r) = (ym.row(r).array() * inv_rms * w.transpose().array()).matrix();
+  }
+  return y;
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+Tensor silu(Tensor x) {
+  for (float& v : x.flat()) v = silu(v);
+  return x;
+}
+
+static void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
+  if (!(a.shape() == b.shape()))
+    fail<ShapeError>(op, ": shapes ", a.shape().str(), " and ", b.shape().str(), " differ");
+}
+
+Tensor add(Tensor a, const Tensor& b) {
+  add_inplace(a, b);
+  return a;
+}
+
+void add_inplace(Tensor& a, const Tensor& b) {
+  check_same_shape(a, b, "add");
+  as_matrix(a) += as_matrix(b);
+}
+
+Tensor mul(Tensor a, const Tensor& b) {
+  check_same_shape(a, b, "mul");
+  as_matrix(a).array() *= as_matrix(b).array();
+  return a;
+}
+
+Tensor embedding(const IdTensor& ids, const Tensor& table) {
+  if (ids.rank() != 2) fail<ShapeError>("embedding ids must be (B, T), got ", ids.shape().str());
+  if (table.rank() != 2) fail<ShapeError>("embedding table must be (V, C), got ", table.shape().str());
+  const Index V = table.size(0), C = table.size(1);
+  Tensor out(Shape{ids.size(0), ids.size(1), C});
+  for (Index b = 0; b < ids.size(0); ++b)
+    for (Index t = 0; t < ids.size(1); ++t) {
+      const Index id = ids(b, t);
+      if (id < 0 || id >= V)
+        fail<InvalidArgument>("token id ", id, " at (", b, ", ", t, ") is out of range [0, ", V,
+                              ") of the vocabulary");
+      std::span<const float> src = table.row(id);
+      std::copy(src.begin(), src.end(), out.row(b, t).begin());
+    }
+  return out;
+}
+
+Index argmax(std::span<const float> values) {
+  if (values.empty()) fail<InvalidArgument>("argmax of an empty row");
+  Index best = 0;
+  for (Index i = 0; i < static_cast<Index>(values.size()); ++i) {
+    const float v = values[static_cast<size_t>(i)];
+    if (std::isnan(v)) fail<InvalidArgument>("argmax: value at index ", i, " is NaN");
+    if (v > values[static_cast<size_t>(best)]) best = i;  // strict: ties keep the lowest index
+  }
+  return best;
+}
+
+float cross_entropy(const Tensor& logits, const IdTensor& labels, std::int32_t ignore_index) {
+  const Index V = logits.size(logits.rank() - 1);
+  if (labels.numel() * V != logits.numel() || labels.rank() != logits.rank() - 1)
+    fail<ShapeError>("cross_entropy: labels ", labels.shape().str(), " do not match logits ",
+                     logits.shape().str(), " without the vocabulary dimension");
+  double total = 0.0;
+  Index count = 0;
+  std::vector<float> row(static_cast<size_t>(V));
+  for (Index i = 0; i < labels.numel(); ++i) {
+    const std::int32_t label = labels.data()[i];
+    if (label == ignore_index) continue;
+    if (label < 0 || label >= V)
+      fail<InvalidArgument>("label ", label, " at flat position ", i, " is out of range [0, ", V,
+                            ") and is not the ignore index ", ignore_index);
+    std::copy(logits.data() + i * V, logits.data() + (i + 1) * V, row.begin());
+    log_softmax_inplace(row);
+    total -= row[static_cast<size_t>(label)];
+    ++count;
+  }
+  if (count == 0)
+    fail<InvalidArgument>("cross_entropy: all ", labels.numel(), " labels are the ignore index ",
+                          ignore_index, ", so there is nothing to average");
+  return static_cast<float>(total / static_cast<double>(count));
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+  check_same_shape(a, b, "max_abs_diff");
+  if (a.numel() == 0) return 0.0f;
+  return (as_matrix(a) - as_matrix(b)).cwiseAbs().maxCoeff();
+}
+
+}  // namespace llm

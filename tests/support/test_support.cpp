@@ -1,0 +1,59 @@
+// test_support.cpp — see test_support.h.
+#include "test_support.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace llm::testing {
+
+std::string TensorDiff::describe() const {
+  std::ostringstream out;
+  if (!same_shape) {
+    out << "shapes differ";
+  } else {
+    out << "max |diff| " << max_abs << " at flat index " << worst_flat_index;
+  }
+  return out.str();
+}
+
+TensorDiff compare(const Tensor& a, const Tensor& b) {
+  TensorDiff d;
+  d.same_shape = a.shape() == b.shape();
+  if (!d.same_shape) return d;
+  for (Index i = 0; i < a.numel(); ++i) {
+    const float diff = std::fabs(a.data()[i] - b.data()[i]);
+    if (std::isnan(diff) || diff > d.max_abs) {
+      d.max_abs = std::isnan(diff) ? INFINITY : diff;
+      d.worst_flat_index = i;
+      if (std::isnan(diff)) break;
+    }
+  }
+  return d;
+}
+
+std::optional<ModelFiles> model_or_skip() {
+  std::optional<ModelFiles> files = find_model();
+  if (files) return files;
+  std::string where;
+  for (const auto& dir : model_search_path()) where += "\n  " + dir.string();
+  if (model_required()) {
+    FAIL("stories260K is required ($LLM_REQUIRE_MODEL is set) but was not found; searched:" << where);
+  }
+  std::cout << "[llm-skip] stories260K not found (run ./llm model to fetch it); searched:" << where
+            << std::endl;
+  return std::nullopt;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot read " << path.string());
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace llm::testing
