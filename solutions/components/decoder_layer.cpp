@@ -1,0 +1,23 @@
+// decoder_layer.cpp — the pre-norm residual block.
+#include "decoder_layer.h"
+
+#include "llm/ops.h"
+
+namespace llm {
+
+DecoderLayer::DecoderLayer(const ModelConfig& config, Rng& rng)
+    : input_layernorm(config.hidden_size, config.rms_norm_eps),
+      self_attn(config, rng),
+      post_attention_layernorm(config.hidden_size, config.rms_norm_eps),
+      mlp(config, rng) {}
+
+Tensor DecoderLayer::forward(const Tensor& x, const IdTensor& positions, const Tensor* mask, LayerKVCache* cache,
+                             const RotaryEmbedding& rope) const {
+  // Normalise *before* each sub-block and add its output back to the untouched residual stream.
+  Tensor h = add(self_attn.forward(input_layernorm.forward(x), positions, mask, cache, rope), x);
+  Tensor out = mlp.forward(post_attention_layernorm.forward(h));
+  add_inplace(out, h);
+  return out;
+}
+
+}  // namespace llm

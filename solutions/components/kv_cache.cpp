@@ -1,0 +1,109 @@
+// kv_cache.cpp — LayerKVCache and KVCache.
+#include "kv_cache.h"
+
+#include <algorithm>
+
+namespace llm {
+
+LayerKVCache::LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim)
+    : k_(Shape{batch, n_kv_heads, capacity, head_dim}), v_(Shape{batch, n_kv_heads, capacity, head_dim}) {
+  if (batch <= 0 || n_kv_heads <= 0 || capacity <= 0 || head_dim <= 0)
+    fail<InvalidArgument>("KV cache dimensions (batch ", batch, ", kv_heads ", n_kv_heads, ", capacity ",
+                          capacity, ", head_dim ", head_dim, ") must all be > 0");
+}
+
+void LayerKVCache::append(const Tensor& k_new, const Tensor& v_new) {
+  const Index B = batch(), KV = num_kv_heads(), D = head_dim();
+  if (k_new.rank() != 3 || k_new.size(0) != B || k_new.size(2) != KV * D)
+    fail<ShapeError>("new keys have shape ", k_new.shape().str(), ", the cache expects (", B, ", T, ",
+                     KV * D, ")");
+  if (!(v_new.shape() == k_new.shape()))
+    fail<ShapeError>("new values ", v_new.shape().str(), " and keys ", k_new.shape().str(), " differ");
+  const Index T = k_new.size(1);
+  if (length_ + T > capacity())
+    fail<InvalidArgument>("KV cache overflow: ", length_, " cached + ", T, " new positions exceed capacity ",
+                          capacity());
+  // Scatter (B, T, KV*D) into (B, KV, capacity, D): one head_dim-long copy per (b, t, head).
+  for (Index b = 0; b < B; ++b)
+    for (Index t = 0; t < T; ++t) {
+      const float* k_src = k_new.row(b, t).data();
+      const float* v_src = v_new.row(b, t).data();
+      for (Index h = 0; h < KV; ++h) {
+        std::copy_n(k_src + h * D, D, &k_(b, h, length_ + t, 0));
+        std::copy_n(v_src + h * D, D, &v_(b, h, length_ + t, 0));
+      }
+    }
+  length_ += T;
+}
+
+static Tensor filled_part(const Tensor& full, Index length) {
+  const Index B = full.size(0), KV = full.size(1), D = full.size(3);
+  Tensor out(Shape{B, KV, length, D});
+  for (Index b = 0; b < B; ++b)
+    for (Index h = 0; h < KV; ++h)
+      if (length > 0) std::copy_n(&full(b, h, 0, 0), length * D, &out(b, h, 0, 0));
+  return out;
+}
+
+Tensor LayerKVCache::key_states() const { return filled_part(k_, length_); }
+Tensor LayerKVCache::value_states() const { return filled_part(v_, length_); }
+
+std::size_t LayerKVCache::bytes_allocated() const {
+  return 2 * static_cast<std::size_t>(k_.numel()) * sizeof(float);
+}
+
+std::size_t LayerKVCache::bytes_used() const {
+  return 2 * static_cast<std::size_t>(batch() * num_kv_heads() * length_ * head_dim()) * sizeof(float);
+}
+
+KVCache::KVCache(const ModelConfig& config, Index batch, Index capacity) {
+  config.validate();
+  if (capacity > config.max_position_embeddings)
+    fail<InvalidArgument>("KV cache capacity ", capacity, " exceeds max_position_embeddings = ",
+                          config.max_position_embeddings);
+  layers_.reserve(static_cast<size_t>(config.num_hidden_layers));
+  for (int l = 0; l < config.num_hidden_layers; ++l)
+    layers_.emplace_back(batch, config.num_key_value_heads, capacity, config.head_dim());
+}
+
+KVCache KVCache::clone() const {
+  KVCache copy;
+  copy.layers_ = layers_;
+  return copy;
+}
+
+std::size_t KVCache::bytes_allocated() const {
+  std::size_t total = 0;
+  for (const auto& l : layers_) total += l.bytes_allocated();
+  return total;
+}
+
+std::size_t KVCache::bytes_used() const {
+  std::size_t total = 0;
+  for (const auto& l : layers_) total += l.bytes_used();
+  return total;
+}
+
+void KVCache::check_compatible(const ModelConfig& config, Index batch_size) const {
+  if (num_layers() != config.num_hidden_layers)
+    fail<InvalidArgument>("past_key_values has ", num_layers(), " layers, the model has ",
+                          config.num_hidden_layers, ": a cache from another model");
+  const LayerKVCache& l0 = layers_.front();
+  if (l0.num_kv_heads() != config.num_key_value_heads || l0.head_dim() != config.head_dim())
+    fail<InvalidArgument>("past_key_values holds ", l0.num_kv_heads(), " KV heads of dim ", l0.head_dim(),
+                          ", the model has ", config.num_key_value_heads, " of dim ", config.head_dim(),
+                          ": a cache from another model");
+  if (l0.batch() != batch_size)
+    fail<InvalidArgument>("past_key_values was made for batch size ", l0.batch(), ", input_ids has ",
+                          batch_size, " rows");
+}
+
+std::size_t kv_cache_bytes(const ModelConfig& config, Index positions, Index batch, std::size_t bytes_per_value) {
+  if (positions < 0 || batch < 0)
+    fail<InvalidArgument>("kv_cache_bytes: positions = ", positions, " and batch = ", batch, " must be >= 0");
+  return 2 * static_cast<std::size_t>(config.num_hidden_layers) *
+         static_cast<std::size_t>(config.num_key_value_heads) * static_cast<std::size_t>(config.head_dim()) *
+         static_cast<std::size_t>(positions) * static_cast<std::size_t>(batch) * bytes_per_value;
+}
+
+}  // namespace llm

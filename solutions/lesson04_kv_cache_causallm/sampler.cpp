@@ -1,0 +1,130 @@
+// sampler.cpp — reference solution of lesson 04, exercise 3: the sampling chain.
+// Order: repetition penalty -> temperature -> top-k -> top-p -> softmax -> draw.
+#include "sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "llm/errors.h"
+#include "llm/ops.h"
+
+namespace llm {
+
+namespace {
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+void check_row(std::span<const float> logits) {
+  if (logits.empty()) fail<InvalidArgument>("sampling from an empty row of logits");
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (std::isnan(logits[i])) fail<InvalidArgument>("logit at index ", i, " is NaN");
+}
+
+// Ids sorted by logit, highest first; ties keep the lower id first (stable sort).
+std::vector<std::int32_t> order_by_logit(std::span<const float> logits) {
+  std::vector<std::int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::stable_sort(ids.begin(), ids.end(), [&](std::int32_t a, std::int32_t b) {
+    return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)];
+  });
+  return ids;
+}
+}  // namespace
+
+// Step 13 (first half): parameter checks.
+void validate(const SamplingParams& p) {
+  if (std::isnan(p.temperature) || std::isinf(p.temperature))
+    fail<InvalidArgument>("temperature = ", p.temperature, " must be a finite number (<= 0 means greedy)");
+  if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) fail<InvalidArgument>("top_p = ", p.top_p, " must be in (0, 1]");
+  if (!(p.repetition_penalty > 0.0f) || std::isinf(p.repetition_penalty))
+    fail<InvalidArgument>("repetition_penalty = ", p.repetition_penalty, " must be finite and > 0");
+}
+
+// Step 8
+void apply_repetition_penalty(std::span<float> logits, std::span<const std::int32_t> history, float penalty) {
+  if (penalty == 1.0f) return;
+  std::vector<bool> seen(logits.size(), false);
+  for (std::int32_t id : history) {
+    if (id < 0 || static_cast<size_t>(id) >= logits.size() || seen[static_cast<size_t>(id)]) continue;
+    seen[static_cast<size_t>(id)] = true;  // once per distinct token, however often it occurred
+    float& x = logits[static_cast<size_t>(id)];
+    // Dividing a negative logit would *raise* it; multiplying pushes it further down instead.
+    x = x > 0.0f ? x / penalty : x * penalty;
+  }
+}
+
+// Step 9
+void apply_temperature(std::span<float> logits, float temperature) {
+  if (!(temperature > 0.0f) || std::isinf(temperature))
+    fail<InvalidArgument>("apply_temperature: temperature = ", temperature,
+                          " must be finite and > 0 (use greedy for 0)");
+  // A tiny temperature can push x / T past the float range; clamp to the largest finite value so
+  // the softmax that follows subtracts max - max = 0 instead of inf - inf = NaN. -inf stays -inf.
+  constexpr float kMax = std::numeric_limits<float>::max();
+  for (float& x : logits)
+    if (x != kNegInf) x = std::clamp(x / temperature, -kMax, kMax);
+}
+
+// Step 10
+void apply_top_k(std::span<float> logits, int k) {
+  if (k <= 0 || static_cast<size_t>(k) >= logits.size()) return;
+  const std::vector<std::int32_t> order = order_by_logit(logits);
+  for (size_t r = static_cast<size_t>(k); r < order.size(); ++r) logits[static_cast<size_t>(order[r])] = kNegInf;
+}
+
+// Step 11
+void apply_top_p(std::span<float> logits, float top_p) {
+  if (top_p >= 1.0f) return;
+  // Probabilities of what survived the earlier filters (-inf entries get 0), renormalised.
+  std::vector<float> probs(logits.begin(), logits.end());
+  softmax_inplace(probs);
+  const std::vector<std::int32_t> order = order_by_logit(logits);
+  float cumulative = 0.0f;
+  size_t keep = 0;
+  while (keep < order.size()) {
+    cumulative += probs[static_cast<size_t>(order[keep])];
+    ++keep;  // the token that crosses top_p is kept: the set is the smallest reaching top_p
+    if (cumulative >= top_p) break;
+  }
+  for (size_t r = keep; r < order.size(); ++r) logits[static_cast<size_t>(order[r])] = kNegInf;
+}
+
+// Step 12
+std::int32_t select_greedy(std::span<const float> logits) {
+  check_row(logits);
+  return static_cast<std::int32_t>(argmax(logits));
+}
+
+std::int32_t select_categorical(std::span<const float> logits, float u) {
+  check_row(logits);
+  if (!(u >= 0.0f && u < 1.0f)) fail<InvalidArgument>("select_categorical: u = ", u, " must be in [0, 1)");
+  std::vector<float> probs(logits.begin(), logits.end());
+  softmax_inplace(probs);
+  // Inverse CDF: the first id whose cumulative probability exceeds u.
+  float cumulative = 0.0f;
+  std::int32_t last_possible = 0;
+  for (size_t i = 0; i < probs.size(); ++i) {
+    if (probs[i] <= 0.0f) continue;
+    cumulative += probs[i];
+    last_possible = static_cast<std::int32_t>(i);
+    if (u < cumulative) return last_possible;
+  }
+  return last_possible;  // rounding left the total a hair below u: the last possible id
+}
+
+// Step 13
+std::int32_t sample_next(std::span<float> logits, std::span<const std::int32_t> history, const SamplingParams& params,
+                         Rng& rng) {
+  validate(params);
+  check_row(logits);
+  apply_repetition_penalty(logits, history, params.repetition_penalty);
+  if (params.temperature <= 0.0f) return select_greedy(logits);
+  apply_temperature(logits, params.temperature);
+  apply_top_k(logits, params.top_k);
+  apply_top_p(logits, params.top_p);
+  return select_categorical(logits, rng.uniform());
+}
+
+}  // namespace llm
