@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
     const bool use_cache = !o.no_cache;
     std::cout << tok.decode(prompt) << std::flush;
     const RunStats a = run(model, prompt, o, use_cache, &tok);
-    std::cout << "\n";
+    std::cout << std::endl;  // flush the story before the stats go to stderr
 
     llm::ModelConfig mha = cfg;
     mha.num_key_value_heads = cfg.num_attention_heads;
