@@ -28,10 +28,11 @@ Tensor linear(const Tensor& x, const Tensor& weight) {
 
 void softmax_inplace(std::span<float> row) {
   VectorMap v = as_vector(row);
-  const float max = v.maxCoeff();
+  // PropagateNaN: Eigen's default maxCoeff skips a NaN anywhere but at index 0.
+  const float max = v.maxCoeff<Eigen::PropagateNaN>();
+  if (std::isnan(max)) fail<InvalidArgument>("softmax of a row that contains NaN");
   if (max == -std::numeric_limits<float>::infinity())
     fail<InvalidArgument>("softmax of a row of ", row.size(), " values that are all -inf");
-  if (std::isnan(max)) fail<InvalidArgument>("softmax of a row that contains NaN");
   // Subtract the max for stability: exp() of the largest entry is exp(0) = 1, nothing overflows.
   v = (v.array() - max).exp();
   v /= v.sum();
@@ -45,12 +46,14 @@ Tensor softmax(Tensor x) {
 
 void log_softmax_inplace(std::span<float> row) {
   VectorMap v = as_vector(row);
-  const float max = v.maxCoeff();
+  const float max = v.maxCoeff<Eigen::PropagateNaN>();
+  if (std::isnan(max)) fail<InvalidArgument>("log_softmax of a row that contains NaN");
   if (max == -std::numeric_limits<float>::infinity())
     fail<InvalidArgument>("log_softmax of a row of ", row.size(), " values that are all -inf");
-  if (std::isnan(max)) fail<InvalidArgument>("log_softmax of a row that contains NaN");
   const float log_sum = std::log((v.array() - max).exp().sum());
-  v.array() -= max + log_sum;
+  // (x - max) first, then - log_sum: adding max + log_sum first would round away precision for
+  // large logits (an error of 2e-4 at logits of 1e4).
+  v.array() = (v.array() - max) - log_sum;
 }
 
 Tensor log_softmax(Tensor x) {
@@ -159,7 +162,8 @@ float cross_entropy(const Tensor& logits, const IdTensor& labels, std::int32_t i
 float max_abs_diff(const Tensor& a, const Tensor& b) {
   check_same_shape(a, b, "max_abs_diff");
   if (a.numel() == 0) return 0.0f;
-  return (as_matrix(a) - as_matrix(b)).cwiseAbs().maxCoeff();
+  // PropagateNaN: a NaN anywhere must not read as "identical".
+  return (as_matrix(a) - as_matrix(b)).cwiseAbs().maxCoeff<Eigen::PropagateNaN>();
 }
 
 }  // namespace llm

@@ -1,1 +1,572 @@
+// ops_test.cpp — every op of llm/ops.h against values worked out by hand (the arithmetic is in the
+// comments next to each expected number), plus the numerically hard cases and the error paths.
 #include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <vector>
+
+#include "llm/errors.h"
+#include "llm/ops.h"
+#include "llm/tensor.h"
+
+using llm::IdTensor;
+using llm::Index;
+using llm::InvalidArgument;
+using llm::Shape;
+using llm::ShapeError;
+using llm::Tensor;
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+float sum_of(std::span<const float> v) { return std::accumulate(v.begin(), v.end(), 0.0f); }
+
+bool all_finite(std::span<const float> v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("ops");
+
+// ---------------------------------------------------------------------------------------------- linear
+
+TEST_CASE("ops linear multiplies by the transposed (out in) weight") {
+  // x: (2, 3), W: (out = 2, in = 3). y = x W^T: (2, 2). The weight is non-square on purpose: x W (no
+  // transpose) is not even defined for (2, 3) x (2, 3), so only the (out, in) reading gives these numbers.
+  const Tensor x(Shape{2, 3}, std::vector<float>{1, 2, 3,  //
+                                                 4, 5, 6});
+  const Tensor w(Shape{2, 3}, std::vector<float>{1.0f, 0.0f, -1.0f,  //
+                                                 0.5f, 1.0f, 2.0f});
+  const Tensor y = llm::linear(x, w);
+  INFO("linear(x, W) must compute y[n][o] = sum_i x[n][i] * W[o][i] with W stored (out, in)");
+  REQUIRE(y.shape() == Shape{2, 2});
+  CHECK(y(0, 0) == doctest::Approx(-2.0f));  // 1*1 + 2*0 + 3*(-1)  = -2
+  CHECK(y(0, 1) == doctest::Approx(8.5f));   // 1*0.5 + 2*1 + 3*2   = 0.5 + 2 + 6 = 8.5
+  CHECK(y(1, 0) == doctest::Approx(-2.0f));  // 4*1 + 5*0 + 6*(-1)  = -2
+  CHECK(y(1, 1) == doctest::Approx(19.0f));  // 4*0.5 + 5*1 + 6*2   = 2 + 5 + 12 = 19
+}
+
+TEST_CASE("ops linear rejects a weight stored (in out)") {
+  // The same x (2, 3) with W^T stored instead of W: a (3, 2) matrix. Its in_features (2) does not
+  // match x's last dimension (3), so the (out, in) convention makes this a ShapeError instead of a
+  // silently different result.
+  const Tensor x(Shape{2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  const Tensor wt(Shape{3, 2}, std::vector<float>{1.0f, 0.5f,  //
+                                                  0.0f, 1.0f,  //
+                                                  -1.0f, 2.0f});
+  {
+    INFO("linear expects the weight as (out, in) like nn.Linear: a (in, out) weight must throw ShapeError");
+    CHECK_THROWS_WITH_AS(llm::linear(x, wt), doctest::Contains("in_features = 2"), ShapeError);
+  }
+  {
+    INFO("linear must reject a weight that is not rank 2");
+    CHECK_THROWS_AS(llm::linear(x, Tensor(Shape{6})), ShapeError);
+  }
+  {
+    // The (3, 2) matrix is a valid weight for in = 2 -> out = 3.
+    INFO("linear with W (out = 3, in = 2) must map 2 input features to 3 outputs");
+    const Tensor y = llm::linear(Tensor(Shape{1, 2}, std::vector<float>{1, 10}), wt);
+    REQUIRE(y.shape() == Shape{1, 3});
+    CHECK(y(0, 0) == doctest::Approx(6.0f));   // 1*1    + 10*0.5 = 6
+    CHECK(y(0, 1) == doctest::Approx(10.0f));  // 1*0    + 10*1   = 10
+    CHECK(y(0, 2) == doctest::Approx(19.0f));  // 1*(-1) + 10*2   = 19
+  }
+  {
+    // Even where both orientations typecheck (a square weight), x W^T and x W differ:
+    // W = [[1, 2], [3, 4]], x = {1, 10}: x W^T = {1 + 20, 3 + 40} = {21, 43}; x W would be {31, 42}.
+    INFO("linear must use W^T: y_o = sum_i x_i W[o][i] and not sum_i x_i W[i][o]");
+    const Tensor y = llm::linear(Tensor(Shape{2}, std::vector<float>{1, 10}),
+                                 Tensor(Shape{2, 2}, std::vector<float>{1, 2, 3, 4}));
+    CHECK(y(0) == doctest::Approx(21.0f));
+    CHECK(y(1) == doctest::Approx(43.0f));
+  }
+}
+
+TEST_CASE("ops linear keeps the leading dimensions") {
+  const Tensor w(Shape{2, 3}, std::vector<float>{1.0f, 0.0f, -1.0f, 0.5f, 1.0f, 2.0f});
+  INFO("linear must map (..., in) to (..., out) for rank 1 and rank 3 inputs");
+  const Tensor x1(Shape{3}, std::vector<float>{1, 2, 3});
+  const Tensor y1 = llm::linear(x1, w);
+  REQUIRE(y1.shape() == Shape{2});
+  CHECK(y1(0) == doctest::Approx(-2.0f));  // 1 - 3
+  CHECK(y1(1) == doctest::Approx(8.5f));   // 0.5 + 2 + 6
+
+  const Tensor x3(Shape{2, 1, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  const Tensor y3 = llm::linear(x3, w);
+  REQUIRE(y3.shape() == Shape{2, 1, 2});
+  CHECK(y3(0, 0, 1) == doctest::Approx(8.5f));
+  CHECK(y3(1, 0, 0) == doctest::Approx(-2.0f));  // 4 - 6
+  CHECK(y3(1, 0, 1) == doctest::Approx(19.0f));  // 2 + 5 + 12
+}
+
+// --------------------------------------------------------------------------------------------- softmax
+
+TEST_CASE("ops softmax matches hand values") {
+  INFO("softmax(x)_i = exp(x_i) / sum_j exp(x_j)");
+  // exp(0), exp(ln 2), exp(ln 3) = 1, 2, 3; sum 6 -> 1/6, 2/6, 3/6.
+  std::vector<float> a{0.0f, std::log(2.0f), std::log(3.0f)};
+  llm::softmax_inplace(a);
+  CHECK(a[0] == doctest::Approx(1.0f / 6.0f));
+  CHECK(a[1] == doctest::Approx(1.0f / 3.0f));
+  CHECK(a[2] == doctest::Approx(0.5f));
+
+  // {1, 2, 3}: e^1 / (e^1 + e^2 + e^3) = 1 / (1 + e + e^2) = 1 / 11.1073379 = 0.0900306;
+  // 0.0900306 * e = 0.2447285; 0.0900306 * e^2 = 0.6652410.
+  std::vector<float> b{1.0f, 2.0f, 3.0f};
+  llm::softmax_inplace(b);
+  CHECK(b[0] == doctest::Approx(0.0900306f));
+  CHECK(b[1] == doctest::Approx(0.2447285f));
+  CHECK(b[2] == doctest::Approx(0.6652410f));
+
+  // Equal logits -> uniform: 1/4 each.
+  std::vector<float> c{5.0f, 5.0f, 5.0f, 5.0f};
+  llm::softmax_inplace(c);
+  for (float p : c) CHECK(p == doctest::Approx(0.25f));
+}
+
+TEST_CASE("ops softmax subtracts the max so large logits do not overflow") {
+  // {1000, 1001, 1002} = 1000 + {0, 1, 2}: the same probabilities as {1, 2, 3} (shift invariance),
+  // 0.0900306, 0.2447285, 0.6652410. Without subtracting the max, exp(1000) = inf and inf/inf = NaN.
+  INFO("softmax is shift invariant and must stay finite for logits of 1e3 to 1e4");
+  std::vector<float> a{1000.0f, 1001.0f, 1002.0f};
+  llm::softmax_inplace(a);
+  CHECK_MESSAGE(all_finite(a), "softmax must subtract the max: large logits overflowed");
+  CHECK_MESSAGE(sum_of(a) == doctest::Approx(1.0f), "softmax probabilities must sum to 1");
+  CHECK(a[0] == doctest::Approx(0.0900306f));
+  CHECK(a[1] == doctest::Approx(0.2447285f));
+  CHECK(a[2] == doctest::Approx(0.6652410f));
+
+  // 1e4 and -1e4: exp(-2e4) underflows to exactly 0, the big one gets 1.
+  std::vector<float> b{1e4f, -1e4f};
+  llm::softmax_inplace(b);
+  CHECK_MESSAGE(all_finite(b), "softmax must subtract the max: logits of 1e4 overflowed");
+  CHECK(b[0] == doctest::Approx(1.0f));
+  CHECK(b[1] == doctest::Approx(0.0f));
+}
+
+TEST_CASE("ops softmax gives zero probability to minus infinity") {
+  // {0, -inf, ln 3}: exp = 1, 0, 3; sum 4 -> 1/4, 0, 3/4. This is how a causal mask works.
+  std::vector<float> a{0.0f, -kInf, std::log(3.0f)};
+  llm::softmax_inplace(a);
+  INFO("softmax must map -inf (a masked position) to probability exactly 0");
+  CHECK(a[0] == doctest::Approx(0.25f));
+  CHECK(a[1] == 0.0f);
+  CHECK(a[2] == doctest::Approx(0.75f));
+
+  // Only one finite entry: it gets everything.
+  std::vector<float> b{-kInf, -kInf, 2.0f};
+  llm::softmax_inplace(b);
+  CHECK(b[0] == 0.0f);
+  CHECK(b[1] == 0.0f);
+  CHECK(b[2] == doctest::Approx(1.0f));
+}
+
+TEST_CASE("ops softmax of an all minus infinity row is an error") {
+  std::vector<float> a{-kInf, -kInf, -kInf};
+  INFO("softmax of a row that is entirely -inf (everything masked) must throw InvalidArgument");
+  CHECK_THROWS_AS(llm::softmax_inplace(a), InvalidArgument);
+  CHECK_THROWS_AS(llm::softmax(Tensor(Shape{2, 2}, std::vector<float>{0.0f, 1.0f, -kInf, -kInf})),
+                  InvalidArgument);
+}
+
+TEST_CASE("ops softmax tensor normalises each last-dimension row") {
+  // Row 0 {0, ln 3} -> exp 1, 3 -> 1/4, 3/4. Row 1 {2, 2} -> 1/2, 1/2.
+  const Tensor p = llm::softmax(Tensor(Shape{2, 2}, std::vector<float>{0.0f, std::log(3.0f), 2.0f, 2.0f}));
+  INFO("softmax(Tensor) must normalise over the last dimension only, row by row");
+  REQUIRE(p.shape() == Shape{2, 2});
+  CHECK(p(0, 0) == doctest::Approx(0.25f));
+  CHECK(p(0, 1) == doctest::Approx(0.75f));
+  CHECK(p(1, 0) == doctest::Approx(0.5f));
+  CHECK(p(1, 1) == doctest::Approx(0.5f));
+
+  // Rank 3 (B, T, V) = (2, 2, 3): every one of the 4 rows must sum to 1.
+  std::vector<float> v(12);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.7f - 3.0f;
+  const Tensor q = llm::softmax(Tensor(Shape{2, 2, 3}, v));
+  for (Index b = 0; b < 2; ++b)
+    for (Index t = 0; t < 2; ++t) {
+      CAPTURE(b);
+      CAPTURE(t);
+      CHECK(sum_of(q.row(b, t)) == doctest::Approx(1.0f));
+    }
+}
+
+// ----------------------------------------------------------------------------------------- log_softmax
+
+TEST_CASE("ops log_softmax equals the log of softmax") {
+  // {1, 2, 3}: log_softmax = x - log(e + e^2 + e^3) = x - 3.4076059 = -2.4076059, -1.4076059, -0.4076059.
+  std::vector<float> a{1.0f, 2.0f, 3.0f};
+  std::vector<float> p = a;
+  llm::log_softmax_inplace(a);
+  llm::softmax_inplace(p);
+  INFO("log_softmax(x) must equal log(softmax(x)) = x - max - log(sum(exp(x - max)))");
+  CHECK(a[0] == doctest::Approx(-2.4076059f));
+  CHECK(a[1] == doctest::Approx(-1.4076059f));
+  CHECK(a[2] == doctest::Approx(-0.4076059f));
+  for (size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(i);
+    CHECK(a[i] == doctest::Approx(std::log(p[i])));
+  }
+
+  // Tensor version, (2, 2): row {0, ln 3} -> log(1/4), log(3/4) = -1.3862944, -0.2876821.
+  const Tensor t =
+      llm::log_softmax(Tensor(Shape{2, 2}, std::vector<float>{0.0f, std::log(3.0f), 7.0f, 7.0f}));
+  CHECK(t(0, 0) == doctest::Approx(-1.3862944f));
+  CHECK(t(0, 1) == doctest::Approx(-0.2876821f));
+  CHECK(t(1, 0) == doctest::Approx(-0.6931472f));  // log(1/2)
+  CHECK(t(1, 1) == doctest::Approx(-0.6931472f));
+}
+
+TEST_CASE("ops log_softmax stays finite for large logits") {
+  // {1000, 1001, 1002} is {1, 2, 3} shifted by 999: same log-probabilities, -2.4076059 ... -0.4076059.
+  INFO("log_softmax is shift invariant and must stay finite for large logits");
+  std::vector<float> a{1000.0f, 1001.0f, 1002.0f};
+  llm::log_softmax_inplace(a);
+  CHECK_MESSAGE(all_finite(a), "log_softmax must subtract the max: large logits overflowed");
+  // Default tolerance: (x - max) - log_sum keeps full precision; x - (max + log_sum) would round
+  // 1002.4076 to float's 6.1e-5 grid and fail here.
+  CHECK(a[0] == doctest::Approx(-2.4076059f));
+  CHECK(a[1] == doctest::Approx(-1.4076059f));
+  CHECK(a[2] == doctest::Approx(-0.4076059f));
+
+  // {1e4, 0}: log(softmax) would be log(0) = -inf for the small one; log_softmax gives 0 - 1e4.
+  std::vector<float> b{1e4f, 0.0f};
+  llm::log_softmax_inplace(b);
+  CHECK_MESSAGE(all_finite(b), "log_softmax must not take log(0) for a tiny probability");
+  CHECK(b[0] == doctest::Approx(0.0f));
+  CHECK(b[1] == doctest::Approx(-1e4f));
+
+  std::vector<float> c{-kInf, -kInf};
+  CHECK_THROWS_WITH_AS(llm::log_softmax_inplace(c), doctest::Contains("-inf"), InvalidArgument);
+}
+
+// -------------------------------------------------------------------------------------------- rms_norm
+
+TEST_CASE("ops rms_norm matches hand values") {
+  // x = {1, 2, 3, 4}: mean(x^2) = (1 + 4 + 9 + 16) / 4 = 30 / 4 = 7.5.
+  // rms = sqrt(7.5 + 1e-6) = 2.7386130; y = x / rms * w with w = {1, 1, 2, 2}:
+  // 1/2.7386130 = 0.3651484, 2/2.7386130 = 0.7302967, 3*2/2.7386130 = 2.1908902, 4*2/2.7386130 = 2.9211870.
+  const float eps = 1e-6f;
+  const Tensor x(Shape{4}, std::vector<float>{1, 2, 3, 4});
+  const Tensor w(Shape{4}, std::vector<float>{1, 1, 2, 2});
+  const Tensor y = llm::rms_norm(x, w, eps);
+  INFO("rms_norm(x) = x / sqrt(mean(x^2) + eps) * weight");
+  REQUIRE(y.shape() == Shape{4});
+  const float rms = std::sqrt(7.5f + eps);
+  CHECK(y(0) == doctest::Approx(1.0f / rms));
+  CHECK(y(0) == doctest::Approx(0.3651484f));
+  CHECK(y(1) == doctest::Approx(0.7302967f));
+  CHECK(y(2) == doctest::Approx(2.1908902f));
+  CHECK(y(3) == doctest::Approx(2.9211870f));
+}
+
+TEST_CASE("ops rms_norm larger eps gives smaller magnitude") {
+  // eps = 2.5: rms = sqrt(7.5 + 2.5) = sqrt(10) = 3.1622777;
+  // y = {1, 2, 3*2, 4*2} / 3.1622777 = {0.3162278, 0.6324555, 1.8973666, 2.5298221}.
+  const Tensor x(Shape{4}, std::vector<float>{1, 2, 3, 4});
+  const Tensor w(Shape{4}, std::vector<float>{1, 1, 2, 2});
+  const Tensor small = llm::rms_norm(x, w, 1e-6f);
+  const Tensor big = llm::rms_norm(x, w, 2.5f);
+  INFO("eps is added inside the square root: a larger eps must shrink every output");
+  CHECK(big(0) == doctest::Approx(0.3162278f));
+  CHECK(big(1) == doctest::Approx(0.6324555f));
+  CHECK(big(2) == doctest::Approx(1.8973666f));
+  CHECK(big(3) == doctest::Approx(2.5298221f));
+  for (Index i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(std::fabs(big(i)) < std::fabs(small(i)));
+  }
+}
+
+TEST_CASE("ops rms_norm normalises each row independently") {
+  // Row 1 = 2 * row 0, so mean(x^2) is 4 * 7.5 = 30 and rms = sqrt(30) = 2 * sqrt(7.5): with a tiny
+  // eps both rows normalise to the same output (RMSNorm is scale invariant per row).
+  const Tensor x(Shape{2, 4}, std::vector<float>{1, 2, 3, 4, 2, 4, 6, 8});
+  const Tensor w(Shape{4}, std::vector<float>{1, 1, 2, 2});
+  const Tensor y = llm::rms_norm(x, w, 1e-6f);
+  INFO("rms_norm must compute one rms per last-dimension row, not one for the whole tensor");
+  REQUIRE(y.shape() == Shape{2, 4});
+  for (Index i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(y(1, i) == doctest::Approx(y(0, i)));
+  }
+  CHECK(y(1, 3) == doctest::Approx(2.9211870f));  // 8 * 2 / sqrt(30) = 16 / 5.4772256 = 2.9211870
+}
+
+TEST_CASE("ops rms_norm rejects a weight of the wrong size") {
+  const Tensor x(Shape{2, 4});
+  INFO("rms_norm must throw ShapeError when weight is not (C,) for input (..., C)");
+  CHECK_THROWS_AS(llm::rms_norm(x, Tensor(Shape{3}), 1e-6f), ShapeError);
+  CHECK_THROWS_AS(llm::rms_norm(x, Tensor(Shape{1, 4}), 1e-6f), ShapeError);
+}
+
+// ------------------------------------------------------------------------------------------------ silu
+
+TEST_CASE("ops silu matches hand values") {
+  INFO("silu(x) = x * sigmoid(x) = x / (1 + exp(-x))");
+  CHECK(llm::silu(0.0f) == 0.0f);                           // 0 / (1 + 1) = 0
+  CHECK(llm::silu(1.0f) == doctest::Approx(0.7310586f));    // 1 / (1 + e^-1) = 1 / 1.3678794
+  CHECK(llm::silu(-1.0f) == doctest::Approx(-0.2689414f));  // -1 / (1 + e) = -1 / 3.7182818
+  CHECK(llm::silu(2.0f) == doctest::Approx(1.7615942f));    // 2 / (1 + e^-2) = 2 / 1.1353353
+  CHECK(llm::silu(100.0f) == doctest::Approx(100.0f));      // sigmoid(100) = 1 in float
+}
+
+TEST_CASE("ops silu of a large negative input is zero not NaN") {
+  // exp(1000) overflows to inf in float; -1000 / inf = -0, which is the right limit (x * sigmoid(x) -> 0).
+  INFO("silu(x) -> 0 from below as x -> -inf");
+  for (float x : {-88.0f, -100.0f, -1000.0f, -1e30f}) {
+    CAPTURE(x);
+    const float y = llm::silu(x);
+    CHECK_MESSAGE(!std::isnan(y), "silu(-large) must tend to 0, not produce NaN from -x * 0 or inf/inf");
+    CHECK(y == doctest::Approx(0.0f));
+    CHECK(y <= 0.0f);
+  }
+}
+
+TEST_CASE("ops silu tensor applies elementwise") {
+  const Tensor y = llm::silu(Tensor(Shape{2, 2}, std::vector<float>{0.0f, 1.0f, -1.0f, 2.0f}));
+  INFO("silu(Tensor) must apply silu to every element and keep the shape");
+  REQUIRE(y.shape() == Shape{2, 2});
+  CHECK(y(0, 0) == 0.0f);
+  CHECK(y(0, 1) == doctest::Approx(0.7310586f));
+  CHECK(y(1, 0) == doctest::Approx(-0.2689414f));
+  CHECK(y(1, 1) == doctest::Approx(1.7615942f));
+}
+
+// ------------------------------------------------------------------------------------- add mul shapes
+
+TEST_CASE("ops add and mul are elementwise") {
+  const Tensor a(Shape{2, 2}, std::vector<float>{1, 2, 3, 4});
+  const Tensor b(Shape{2, 2}, std::vector<float>{10, 20, 30, 40});
+  {
+    INFO("add(a, b) must add elementwise");
+    const Tensor s = llm::add(a, b);
+    CHECK(s(0, 0) == 11.0f);  // 1 + 10
+    CHECK(s(0, 1) == 22.0f);  // 2 + 20
+    CHECK(s(1, 0) == 33.0f);  // 3 + 30
+    CHECK(s(1, 1) == 44.0f);  // 4 + 40
+  }
+  {
+    INFO("mul(a, b) must multiply elementwise (Hadamard), not as matrices");
+    const Tensor p = llm::mul(a, b);
+    CHECK(p(0, 0) == 10.0f);   // 1 * 10
+    CHECK(p(0, 1) == 40.0f);   // 2 * 20
+    CHECK(p(1, 0) == 90.0f);   // 3 * 30
+    CHECK(p(1, 1) == 160.0f);  // 4 * 40 (a matrix product would give 3*20 + 4*40 = 220)
+  }
+  {
+    INFO("add_inplace(a, b) must add b into a");
+    Tensor c = a;
+    llm::add_inplace(c, b);
+    CHECK(c(1, 1) == 44.0f);
+    CHECK(c(0, 0) == 11.0f);
+  }
+}
+
+TEST_CASE("ops add and mul reject shape mismatches") {
+  const Tensor a(Shape{2, 2});
+  INFO("add/mul must throw ShapeError for different shapes, even when numel matches (no broadcasting)");
+  CHECK_THROWS_AS(llm::add(a, Tensor(Shape{2, 3})), ShapeError);
+  CHECK_THROWS_AS(llm::add(a, Tensor(Shape{4})), ShapeError);
+  CHECK_THROWS_AS(llm::add(a, Tensor(Shape{4, 1})), ShapeError);
+  CHECK_THROWS_AS(llm::mul(a, Tensor(Shape{2, 3})), ShapeError);
+  CHECK_THROWS_AS(llm::mul(a, Tensor(Shape{1, 4})), ShapeError);
+  Tensor c(Shape{2, 2});
+  CHECK_THROWS_AS(llm::add_inplace(c, Tensor(Shape{2})), ShapeError);
+  CHECK_THROWS_WITH_AS(llm::add(a, Tensor(Shape{2, 3})), doctest::Contains("(2, 3)"), ShapeError);
+}
+
+// ------------------------------------------------------------------------------------------- embedding
+
+TEST_CASE("ops embedding gathers table rows") {
+  // table (V = 3, C = 2): row v = {10 v, 10 v + 1}.
+  const Tensor table(Shape{3, 2}, std::vector<float>{0, 1, 10, 11, 20, 21});
+  const IdTensor ids = llm::make_ids({{2, 0}, {1, 2}});
+  const Tensor e = llm::embedding(ids, table);
+  INFO("embedding(ids, table)[b][t] must be table row ids[b][t]");
+  REQUIRE(e.shape() == Shape{2, 2, 2});
+  CHECK(e(0, 0, 0) == 20.0f);  // id 2
+  CHECK(e(0, 0, 1) == 21.0f);
+  CHECK(e(0, 1, 0) == 0.0f);  // id 0
+  CHECK(e(0, 1, 1) == 1.0f);
+  CHECK(e(1, 0, 0) == 10.0f);  // id 1
+  CHECK(e(1, 0, 1) == 11.0f);
+  CHECK(e(1, 1, 0) == 20.0f);  // id 2
+  CHECK(e(1, 1, 1) == 21.0f);
+}
+
+TEST_CASE("ops embedding rejects out of vocabulary ids") {
+  const Tensor table(Shape{3, 2}, std::vector<float>{0, 1, 10, 11, 20, 21});
+  {
+    INFO("embedding must throw InvalidArgument naming the id for ids outside [0, V)");
+    CHECK_THROWS_WITH_AS(llm::embedding(llm::make_ids({{0, -1}}), table), doctest::Contains("id -1"),
+                         InvalidArgument);
+    // id == V = 3 is one past the end.
+    CHECK_THROWS_WITH_AS(llm::embedding(llm::make_ids({{3}}), table), doctest::Contains("id 3"),
+                         InvalidArgument);
+    CHECK_NOTHROW(llm::embedding(llm::make_ids({{2}}), table));
+  }
+  {
+    INFO("embedding must throw ShapeError for ids that are not (B, T)");
+    CHECK_THROWS_AS(llm::embedding(IdTensor(Shape{3}), table), ShapeError);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- argmax
+
+TEST_CASE("ops argmax finds the largest value with ties to the lowest index") {
+  INFO("argmax must return the index of the largest value; ties go to the lowest index");
+  CHECK(llm::argmax(std::vector<float>{1.0f, 3.0f, 2.0f}) == 1);
+  CHECK(llm::argmax(std::vector<float>{1.0f, 3.0f, 3.0f, 2.0f}) == 1);  // tie between 1 and 2
+  CHECK(llm::argmax(std::vector<float>{5.0f, 5.0f, 5.0f}) == 0);
+  CHECK(llm::argmax(std::vector<float>{-kInf, -1.0f, -2.0f}) == 1);
+  CHECK(llm::argmax(std::vector<float>{-3.0f, -2.0f, -1.0f}) == 2);
+  CHECK(llm::argmax(std::vector<float>{7.0f}) == 0);
+}
+
+TEST_CASE("ops argmax rejects NaN and empty input") {
+  {
+    INFO("argmax must throw InvalidArgument if any value is NaN (wherever it is)");
+    CHECK_THROWS_AS(llm::argmax(std::vector<float>{1.0f, kNaN, 2.0f}), InvalidArgument);
+    CHECK_THROWS_AS(llm::argmax(std::vector<float>{kNaN, 1.0f}), InvalidArgument);
+    CHECK_THROWS_WITH_AS(llm::argmax(std::vector<float>{1.0f, 2.0f, kNaN}), doctest::Contains("index 2"),
+                         InvalidArgument);
+  }
+  {
+    INFO("argmax of an empty row must throw InvalidArgument");
+    CHECK_THROWS_AS(llm::argmax(std::vector<float>{}), InvalidArgument);
+  }
+}
+
+// --------------------------------------------------------------------------------------- cross_entropy
+
+TEST_CASE("ops cross_entropy matches a hand computed example") {
+  // logits (B = 1, T = 3, V = 2), labels {0, 0, -100}:
+  //   t = 0: logits {0, ln 3}: p = {1/4, 3/4}; label 0 -> -log(1/4) = ln 4 = 2 ln 2
+  //   t = 1: logits {0, -inf}: p = {1, 0};     label 0 -> -log(1)   = 0
+  //   t = 2: ignored.
+  // mean over the 2 counted positions = (2 ln 2 + 0) / 2 = ln 2 = 0.6931472.
+  const Tensor logits(Shape{1, 3, 2}, std::vector<float>{0.0f, std::log(3.0f),  //
+                                                         0.0f, -kInf,           //
+                                                         100.0f, -100.0f});
+  const float loss = llm::cross_entropy(logits, llm::make_ids({{0, 0, llm::kIgnoreIndex}}));
+  INFO("cross_entropy = mean over non-ignored positions of -log softmax(logits)[label]");
+  CHECK(loss == doctest::Approx(std::log(2.0f)));
+  CHECK(loss == doctest::Approx(0.6931472f));
+
+  // Single positions, to pin each term: label 1 at t = 0 -> -log(3/4) = ln(4/3) = 0.2876821.
+  const Tensor one(Shape{1, 2}, std::vector<float>{0.0f, std::log(3.0f)});
+  CHECK(llm::cross_entropy(one, IdTensor(Shape{1}, std::vector<std::int32_t>{1})) ==
+        doctest::Approx(0.2876821f));
+  CHECK(llm::cross_entropy(one, IdTensor(Shape{1}, std::vector<std::int32_t>{0})) ==
+        doctest::Approx(1.3862944f));
+}
+
+TEST_CASE("ops cross_entropy ignored positions do not change the mean") {
+  // Same first two positions as above (mean ln 2); the third position's logits {100, -100} would add
+  // -log(softmax)[1] = 200 if counted with label 1, so any leak of the ignored position shows up.
+  const Tensor logits(Shape{1, 3, 2}, std::vector<float>{0.0f, std::log(3.0f), 0.0f, -kInf, 100.0f, -100.0f});
+  const Tensor first_two(Shape{1, 2, 2}, std::vector<float>{0.0f, std::log(3.0f), 0.0f, -kInf});
+  const float with_ignored = llm::cross_entropy(logits, llm::make_ids({{0, 0, -100}}));
+  const float without = llm::cross_entropy(first_two, llm::make_ids({{0, 0}}));
+  INFO("a position labelled -100 must be skipped: neither its loss nor its count may enter the mean");
+  CHECK(with_ignored == doctest::Approx(without));
+  CHECK(with_ignored == doctest::Approx(std::log(2.0f)));  // (2 ln 2 + 0) / 2, not / 3
+
+  // Counting it (label 1) gives (2 ln 2 + 0 + 200) / 3 = (1.3862944 + 200) / 3 = 67.1287648.
+  const float counted = llm::cross_entropy(logits, llm::make_ids({{0, 0, 1}}));
+  CHECK(counted == doctest::Approx(67.1287648f));
+
+  // A custom ignore index works the same way: ignore label 1 here -> only positions 0, 1 count.
+  CHECK(llm::cross_entropy(logits, llm::make_ids({{0, 0, 1}}), 1) == doctest::Approx(std::log(2.0f)));
+}
+
+TEST_CASE("ops cross_entropy is finite for large logits") {
+  // {1000, 1000}: p = {1/2, 1/2} -> -log(1/2) = ln 2, not inf - inf = NaN.
+  const Tensor logits(Shape{1, 2}, std::vector<float>{1000.0f, 1000.0f});
+  const float loss = llm::cross_entropy(logits, IdTensor(Shape{1}, std::vector<std::int32_t>{1}));
+  INFO("cross_entropy of two equal logits of 1000 is ln 2");
+  CHECK_MESSAGE(std::isfinite(loss), "cross_entropy must use a stable log_softmax: large logits overflowed");
+  CHECK(loss == doctest::Approx(std::log(2.0f)));
+}
+
+TEST_CASE("ops cross_entropy rejects bad labels") {
+  const Tensor logits(Shape{1, 2, 5});  // V = 5, all logits 0
+  {
+    INFO("cross_entropy with every label ignored has nothing to average: InvalidArgument");
+    CHECK_THROWS_AS(llm::cross_entropy(logits, llm::make_ids({{-100, -100}})), InvalidArgument);
+  }
+  {
+    INFO("cross_entropy must throw InvalidArgument naming a label outside [0, V)");
+    CHECK_THROWS_WITH_AS(llm::cross_entropy(logits, llm::make_ids({{0, 7}})), doctest::Contains("label 7"),
+                         InvalidArgument);
+    CHECK_THROWS_WITH_AS(llm::cross_entropy(logits, llm::make_ids({{5, 0}})), doctest::Contains("label 5"),
+                         InvalidArgument);
+    CHECK_THROWS_WITH_AS(llm::cross_entropy(logits, llm::make_ids({{-1, 0}})), doctest::Contains("label -1"),
+                         InvalidArgument);
+    // All logits 0 with V = 5: uniform, loss = ln 5 = 1.6094379.
+    CHECK(llm::cross_entropy(logits, llm::make_ids({{4, 0}})) == doctest::Approx(1.6094379f));
+  }
+  {
+    INFO("cross_entropy must throw ShapeError when labels are not the leading dimensions of logits");
+    CHECK_THROWS_AS(llm::cross_entropy(logits, llm::make_ids({{0, 0, 0}})), ShapeError);
+    CHECK_THROWS_AS(llm::cross_entropy(logits, IdTensor(Shape{2}, std::vector<std::int32_t>{0, 0})),
+                    ShapeError);
+  }
+}
+
+// ---------------------------------------------------------------------------------------- max_abs_diff
+
+TEST_CASE("ops max_abs_diff returns the largest absolute difference") {
+  // a - b = {1 - 1.5, 2 - 2, -3 - 1} = {-0.5, 0, -4}: the largest |.| is 4 (from a negative difference).
+  const Tensor a(Shape{3}, std::vector<float>{1.0f, 2.0f, -3.0f});
+  const Tensor b(Shape{3}, std::vector<float>{1.5f, 2.0f, 1.0f});
+  {
+    INFO("max_abs_diff(a, b) = max_i |a_i - b_i|");
+    CHECK(llm::max_abs_diff(a, b) == 4.0f);
+    CHECK(llm::max_abs_diff(b, a) == 4.0f);
+    CHECK(llm::max_abs_diff(a, a) == 0.0f);
+    // (2, 2): differences {0, 0.25, -0.75, 0} -> 0.75.
+    const Tensor c(Shape{2, 2}, std::vector<float>{1.0f, 1.0f, 1.0f, 1.0f});
+    const Tensor d(Shape{2, 2}, std::vector<float>{1.0f, 0.75f, 1.75f, 1.0f});
+    CHECK(llm::max_abs_diff(c, d) == 0.75f);
+  }
+  {
+    INFO("max_abs_diff must throw ShapeError for different shapes");
+    CHECK_THROWS_AS(llm::max_abs_diff(a, Tensor(Shape{1, 3})), ShapeError);
+  }
+}
+
+TEST_CASE("ops check_shape names the tensor and both shapes") {
+  const Tensor t(Shape{2, 3});
+  INFO("check_shape must accept the exact shape and otherwise throw ShapeError naming what and both shapes");
+  CHECK_NOTHROW(llm::check_shape(t, Shape{2, 3}, "logits"));
+  CHECK_THROWS_WITH_AS(llm::check_shape(t, Shape{3, 2}, "logits"), "logits has shape (2, 3), expected (3, 2)",
+                       ShapeError);
+}
+
+TEST_SUITE_END();  // ops
+
+TEST_CASE("ops softmax and max_abs_diff see a NaN anywhere in the row") {
+  // Eigen's default maxCoeff skips NaN unless it is first; the ops must not.
+  for (size_t where = 0; where < 3; ++where) {
+    CAPTURE(where);
+    std::vector<float> row{1.0f, 2.0f, 3.0f};
+    row[where] = std::nanf("");
+    CHECK_THROWS_AS(llm::softmax_inplace(row), llm::InvalidArgument);
+    CHECK_THROWS_AS(llm::log_softmax_inplace(row), llm::InvalidArgument);
+    Tensor a(Shape{3}, std::vector<float>{1.0f, 2.0f, 3.0f});
+    Tensor b(Shape{3}, std::vector<float>{1.0f, 2.0f, 3.0f});
+    b(static_cast<llm::Index>(where)) = std::nanf("");
+    CHECK_MESSAGE(std::isnan(llm::max_abs_diff(a, b)), "a NaN must not compare as identical");
+  }
+}
