@@ -21,8 +21,17 @@ Tensor linear(const Tensor& x, const Tensor& weight) {
     default: out_shape = Shape{x.size(0), x.size(1), x.size(2), out_features}; break;
   }
   Tensor y(out_shape);
-  // (N, in) x (in, out): one matrix-matrix product for every token of the batch at once.
-  as_matrix(y).noalias() = as_matrix(x) * as_matrix(weight).transpose();
+  const ConstMatrixMap xm = as_matrix(x);        // (N, in)
+  const ConstMatrixMap wm = as_matrix(weight);   // (out, in)
+  MatrixMap ym = as_matrix(y);                   // (N, out)
+  if (xm.rows() == 1) {
+    // One token (the decode step): a matrix-vector product W x. Eigen's general matrix-matrix path
+    // would re-pack W into cache blocks on every call, which costs more than the product itself.
+    ym.row(0).transpose().noalias() = wm * xm.row(0).transpose();
+  } else {
+    // Many tokens (a prompt, or recomputation): one matrix-matrix product for all of them at once.
+    ym.noalias() = xm * wm.transpose();
+  }
   return y;
 }
 
