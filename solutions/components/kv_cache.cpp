@@ -36,6 +36,12 @@ void LayerKVCache::append(const Tensor& k_new, const Tensor& v_new) {
   length_ += T;
 }
 
+void LayerKVCache::crop(Index length) {
+  if (length < 0 || length > length_)
+    fail<InvalidArgument>("crop to ", length, " positions: the cache holds ", length_);
+  length_ = length;
+}
+
 static Tensor filled_part(const Tensor& full, Index length) {
   const Index B = full.size(0), KV = full.size(1), D = full.size(3);
   Tensor out(Shape{B, KV, length, D});
@@ -70,6 +76,10 @@ KVCache KVCache::clone() const {
   KVCache copy;
   copy.layers_ = layers_;
   return copy;
+}
+
+void KVCache::crop(Index length) {
+  for (auto& l : layers_) l.crop(length);
 }
 
 std::size_t KVCache::bytes_allocated() const {

@@ -28,6 +28,10 @@ class LayerKVCache {
   // InvalidArgument when length + T would exceed capacity; ShapeError on a wrong shape.
   void append(const Tensor& k_new, const Tensor& v_new);
 
+  // Forget every position from `length` on (keeps the allocation). For rewinding: speculative
+  // decoding, re-running a step, or a benchmark timing one decode step at a fixed cache length.
+  void crop(Index length);
+
   // The filled part of one (batch row, KV head) block: `length()` rows of head_dim floats each,
   // contiguous. Attention reads these with matrix-vector products, no copy.
   const float* keys(Index b, Index kv_head) const { return &k_(b, kv_head, 0, 0); }
@@ -62,6 +66,8 @@ class KVCache {
   Index capacity() const { return layers_.front().capacity(); }
   // Positions cached so far (every layer holds the same number once a forward pass completes).
   Index seq_length() const { return layers_.front().length(); }
+
+  void crop(Index length);  // every layer: keep positions [0, length)
 
   LayerKVCache& layer(Index l) { return layers_.at(static_cast<size_t>(l)); }
   const LayerKVCache& layer(Index l) const { return layers_.at(static_cast<size_t>(l)); }
