@@ -24,8 +24,9 @@ void apply_repetition_penalty(std::span<float> logits, std::span<const std::int3
 }
 
 void apply_temperature(std::span<float> logits, float temperature) {
-  // TODO(step 9): divide by temperature (> 0, else InvalidArgument). Keep the results finite so a
-  //   temperature near 0 cannot produce inf - inf = NaN in the softmax.
+  // TODO(step 9): divide by temperature (> 0, else InvalidArgument). When x / T would overflow the
+  //   float range (a temperature near 0), subtract the row max first — softmax does not change — so
+  //   the argmax stays the unique largest value and nothing becomes inf (inf - inf = NaN).
   (void)logits, (void)temperature;
   throw NotImplemented("lesson04 step 9: temperature");
 }

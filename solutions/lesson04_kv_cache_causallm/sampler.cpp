@@ -60,11 +60,18 @@ void apply_temperature(std::span<float> logits, float temperature) {
   if (!(temperature > 0.0f) || std::isinf(temperature))
     fail<InvalidArgument>("apply_temperature: temperature = ", temperature,
                           " must be finite and > 0 (use greedy for 0)");
-  // A tiny temperature can push x / T past the float range; clamp to the largest finite value so
-  // the softmax that follows subtracts max - max = 0 instead of inf - inf = NaN. -inf stays -inf.
+  // A tiny temperature can push x / T past the float range, and every logit that overflows would
+  // tie at the largest float. Softmax does not change when a constant is subtracted, so in that case
+  // divide (x - max) instead: the largest logit becomes 0 and stays the unique winner, the others
+  // go far below it (clamped so they stay finite). -inf stays -inf.
   constexpr float kMax = std::numeric_limits<float>::max();
+  float max = kNegInf, max_abs = 0.0f;
+  for (float x : logits)
+    if (x != kNegInf) max = std::max(max, x), max_abs = std::max(max_abs, std::fabs(x));
+  const bool overflows = max_abs / kMax > temperature;  // max_abs / T > kMax, without overflowing
+  const float shift = overflows ? max : 0.0f;
   for (float& x : logits)
-    if (x != kNegInf) x = std::clamp(x / temperature, -kMax, kMax);
+    if (x != kNegInf) x = std::clamp((x - shift) / temperature, -kMax, kMax);
 }
 
 // Step 10
