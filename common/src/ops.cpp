@@ -90,7 +90,10 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 Tensor silu(Tensor x) {
-  for (float& v : x.flat()) v = silu(v);
+  // Eigen's vectorised exp: x / (1 + e^-x) for the whole tensor at once. For x -> -inf, e^-x -> inf
+  // and the quotient -> -0, never NaN.
+  MatrixMap m = as_matrix(x);
+  m.array() = m.array() / (1.0f + (-m.array()).exp());
   return x;
 }
 

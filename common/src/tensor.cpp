@@ -15,9 +15,8 @@ Shape::Shape(std::initializer_list<Index> dims) {
   }
 }
 
-Index Shape::operator[](int axis) const {
-  if (axis < 0 || axis >= rank_) fail<ShapeError>("axis ", axis, " is out of range for shape ", str());
-  return dims_[static_cast<size_t>(axis)];
+void Shape::axis_out_of_range(int axis) const {
+  fail<ShapeError>("axis ", axis, " is out of range for shape ", str());
 }
 
 Index Shape::numel() const {

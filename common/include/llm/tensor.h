@@ -27,13 +27,18 @@ class Shape {
   Shape(std::initializer_list<Index> dims);
 
   int rank() const { return rank_; }
-  Index operator[](int axis) const;
+  // Inline: tensor code asks for dimensions in its inner loops.
+  Index operator[](int axis) const {
+    if (axis < 0 || axis >= rank_) axis_out_of_range(axis);
+    return dims_[static_cast<size_t>(axis)];
+  }
   Index numel() const;
   std::string str() const;  // "(2, 16, 1000)"
 
   friend bool operator==(const Shape& a, const Shape& b);
 
  private:
+  [[noreturn]] void axis_out_of_range(int axis) const;
   std::array<Index, kMaxRank> dims_{};
   int rank_ = 0;
 };
