@@ -10,8 +10,9 @@ include(doctest)
 # One compiled doctest main shared by every test program (compiling doctest's implementation once
 # keeps the build fast).
 if(NOT TARGET llm_doctest_main)
-  file(WRITE "${CMAKE_BINARY_DIR}/generated/doctest_main.cpp"
-       "#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN\n#include <doctest/doctest.h>\n")
+  # file(CONFIGURE) rewrites only when the content changes, so a reconfigure recompiles nothing.
+  file(CONFIGURE OUTPUT "${CMAKE_BINARY_DIR}/generated/doctest_main.cpp"
+       CONTENT "#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN\n#include <doctest/doctest.h>\n")
   add_library(llm_doctest_main STATIC "${CMAKE_BINARY_DIR}/generated/doctest_main.cpp")
   target_link_libraries(llm_doctest_main PUBLIC doctest::doctest)
 endif()
