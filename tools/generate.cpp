@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,30 +72,34 @@ T parse_number(std::string_view flag, std::string_view text) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ec == std::errc::result_out_of_range)
-    llm::fail<UsageError>(flag, " value '", text, "' is out of range");
-  if (ec != std::errc() || ptr != end || text.empty())
-    llm::fail<UsageError>(flag, " expects a number, got '", text, "'");
+    llm::fail<UsageError>(flag, " value '", text, "' is out of range [", std::numeric_limits<T>::lowest(), ", ",
+                          std::numeric_limits<T>::max(), "]");
+  if (ec != std::errc() || ptr != end || text.empty()) {
+    const char* kind = std::is_floating_point_v<T> ? "a number" : std::is_signed_v<T> ? "an integer" : "an unsigned integer";
+    llm::fail<UsageError>(flag, " expects ", kind, ", got '", text, "'");
+  }
   return value;
 }
 
-// True when s is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
-bool valid_utf8(std::string_view s) {
+// The offset of the first byte that is not well-formed UTF-8 (overlong forms, surrogates and code
+// points past U+10FFFF count as malformed), or nullopt when the whole string is valid.
+std::optional<size_t> first_invalid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
-    if (extra < 0 || i + static_cast<size_t>(extra) >= s.size() + (extra == 0 ? 1 : 0)) return false;
+    if (extra < 0 || i + static_cast<size_t>(extra) >= s.size() + (extra == 0 ? 1 : 0)) return i;
     std::uint32_t cp = extra == 0 ? c : c & (0x3Fu >> extra);
     for (int k = 1; k <= extra; ++k) {
       const auto cc = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
-      if ((cc >> 6) != 0x2) return false;
+      if ((cc >> 6) != 0x2) return i;
       cp = (cp << 6) | (cc & 0x3Fu);
     }
     static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
     i += static_cast<size_t>(extra) + 1;
   }
-  return true;
+  return std::nullopt;
 }
 
 Options parse(int argc, char** argv) {
@@ -141,7 +147,11 @@ Options parse(int argc, char** argv) {
   if (!(o.top_p > 0.0f && o.top_p <= 1.0f)) llm::fail<UsageError>("--top-p = ", o.top_p, " must be in (0, 1]");
   if (!(o.repeat_penalty > 0.0f) || !std::isfinite(o.repeat_penalty))
     llm::fail<UsageError>("--repeat-penalty = ", o.repeat_penalty, " must be finite and > 0");
-  if (!valid_utf8(o.prompt)) llm::fail<UsageError>("--prompt is not valid UTF-8");
+  if (const auto bad = first_invalid_utf8(o.prompt)) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(o.prompt[*bad])));
+    llm::fail<UsageError>("--prompt is not valid UTF-8 at byte ", *bad, " (", hex, ")");
+  }
   if (o.no_cache && o.compare) llm::fail<UsageError>("--no-cache and --compare-no-cache exclude each other");
   return o;
 }

@@ -2,7 +2,9 @@
 #include "llm/checkpoint.h"
 
 #include <bit>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -161,7 +163,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) fail<IoError>(where, " is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail<IoError>("cannot open ", where);
+  if (!in) fail<IoError>("cannot open ", where, ": ", std::strerror(errno));
   const std::uint64_t file_bytes = std::filesystem::file_size(path, ec);
   if (ec) fail<IoError>("cannot get the size of ", where, ": ", ec.message());
 

@@ -16,6 +16,16 @@ void ModelConfig::validate() const {
   check_positive(num_attention_heads, "num_attention_heads");
   check_positive(num_key_value_heads, "num_key_value_heads");
   check_positive(max_position_embeddings, "max_position_embeddings");
+  // Upper bounds: a CPU reference model, so sizes past these are typos, not models. Refused here with
+  // the field's name rather than as a std::bad_alloc deep inside a constructor.
+  check_range(vocab_size, 1, kMaxVocabSize, "vocab_size");
+  check_range(hidden_size, 1, kMaxHiddenSize, "hidden_size");
+  check_range(intermediate_size, 1, kMaxHiddenSize, "intermediate_size");
+  check_range(num_hidden_layers, 1, kMaxLayers, "num_hidden_layers");
+  check_range(max_position_embeddings, 1, kMaxPositions, "max_position_embeddings");
+  if (parameter_count() > kMaxParameters)
+    fail<InvalidArgument>("the config describes ", parameter_count(), " parameters, more than the ",
+                          kMaxParameters, " (8 GiB of float32) this CPU reference supports");
   if (hidden_size % num_attention_heads != 0)
     fail<InvalidArgument>("hidden_size = ", hidden_size, " must be divisible by num_attention_heads = ",
                           num_attention_heads);
@@ -33,6 +43,14 @@ void ModelConfig::validate() const {
     fail<InvalidArgument>("initializer_range = ", initializer_range, " must be finite and >= 0");
   check_index(bos_token_id, vocab_size, "bos_token_id");
   check_index(eos_token_id, vocab_size, "eos_token_id");
+}
+
+std::int64_t ModelConfig::parameter_count() const {
+  const std::int64_t V = vocab_size, C = hidden_size, F = intermediate_size, L = num_hidden_layers;
+  const std::int64_t H = num_attention_heads, KV = num_key_value_heads;
+  const std::int64_t D = H > 0 ? C / H : 0;
+  const std::int64_t per_layer = C * (H * D) * 2 + C * (KV * D) * 2 + 3 * C * F + 2 * C;
+  return V * C * (tie_word_embeddings ? 1 : 2) + L * per_layer + C;
 }
 
 std::string ModelConfig::summary() const {

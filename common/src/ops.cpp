@@ -40,6 +40,8 @@ void softmax_inplace(std::span<float> row) {
   // PropagateNaN: Eigen's default maxCoeff skips a NaN anywhere but at index 0.
   const float max = v.maxCoeff<Eigen::PropagateNaN>();
   if (std::isnan(max)) fail<InvalidArgument>("softmax of a row that contains NaN");
+  if (max == std::numeric_limits<float>::infinity())
+    fail<InvalidArgument>("softmax of a row that contains +inf (inf - inf would be NaN)");
   if (max == -std::numeric_limits<float>::infinity())
     fail<InvalidArgument>("softmax of a row of ", row.size(), " values that are all -inf");
   // Subtract the max for stability: exp() of the largest entry is exp(0) = 1, nothing overflows.
@@ -57,6 +59,8 @@ void log_softmax_inplace(std::span<float> row) {
   VectorMap v = as_vector(row);
   const float max = v.maxCoeff<Eigen::PropagateNaN>();
   if (std::isnan(max)) fail<InvalidArgument>("log_softmax of a row that contains NaN");
+  if (max == std::numeric_limits<float>::infinity())
+    fail<InvalidArgument>("log_softmax of a row that contains +inf (inf - inf would be NaN)");
   if (max == -std::numeric_limits<float>::infinity())
     fail<InvalidArgument>("log_softmax of a row of ", row.size(), " values that are all -inf");
   const float log_sum = std::log((v.array() - max).exp().sum());

@@ -9,8 +9,14 @@ namespace llm {
 Shape::Shape(std::initializer_list<Index> dims) {
   if (dims.size() < 1 || dims.size() > static_cast<size_t>(kMaxRank))
     fail<ShapeError>("tensor rank ", dims.size(), " is out of range [1, ", kMaxRank, "]");
+  Index numel = 1;
   for (Index d : dims) {
     if (d < 0) fail<ShapeError>("tensor dimension ", d, " must be >= 0");
+    // Refuse element counts that overflow (or that no machine of ours could hold) before any
+    // allocation is attempted with a wrapped-around size.
+    if (__builtin_mul_overflow(numel, d, &numel) || numel > kMaxElements)
+      fail<ShapeError>("tensor shape: dimension ", d, " at axis ", rank_, " takes the element count past ",
+                       kMaxElements);
     dims_[static_cast<size_t>(rank_++)] = d;
   }
 }

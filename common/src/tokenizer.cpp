@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstddef>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -102,7 +104,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path, int vocab_size) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) fail<IoError>(where, " is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail<IoError>("cannot open ", where);
+  if (!in) fail<IoError>("cannot open ", where, ": ", std::strerror(errno));
   const std::uint64_t file_bytes = std::filesystem::file_size(path, ec);
   if (ec) fail<IoError>("cannot get the size of ", where, ": ", ec.message());
 

@@ -52,8 +52,10 @@ void check_forward_inputs(const ModelConfig& config, const IdTensor& input_ids, 
     check_ids(*args.position_ids, "position_ids", B, T);
     for (Index b = 0; b < B; ++b)
       for (Index t = 0; t < T; ++t)
-        check_index<InvalidArgument, Index>((*args.position_ids)(b, t), config.max_position_embeddings,
-                                            "position id");
+        if ((*args.position_ids)(b, t) < 0 || (*args.position_ids)(b, t) >= config.max_position_embeddings)
+          fail<InvalidArgument>("position_ids(", b, ", ", t, ") = ", (*args.position_ids)(b, t),
+                                " is out of range [0, max_position_embeddings = ", config.max_position_embeddings,
+                                ")");
   }
   if (args.labels) {
     check_ids(*args.labels, "labels", B, T);

@@ -5,12 +5,16 @@
 
 namespace llm {
 
-LayerKVCache::LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim)
-    : k_(Shape{batch, n_kv_heads, capacity, head_dim}), v_(Shape{batch, n_kv_heads, capacity, head_dim}) {
+// Checked before the tensors are allocated, so the message names the cache's own dimensions.
+static Shape checked_cache_shape(Index batch, Index n_kv_heads, Index capacity, Index head_dim) {
   if (batch <= 0 || n_kv_heads <= 0 || capacity <= 0 || head_dim <= 0)
     fail<InvalidArgument>("KV cache dimensions (batch ", batch, ", kv_heads ", n_kv_heads, ", capacity ",
                           capacity, ", head_dim ", head_dim, ") must all be > 0");
+  return Shape{batch, n_kv_heads, capacity, head_dim};
 }
+
+LayerKVCache::LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim)
+    : k_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim)), v_(k_.shape()) {}
 
 void LayerKVCache::append(const Tensor& k_new, const Tensor& v_new) {
   const Index B = batch(), KV = num_kv_heads(), D = head_dim();
@@ -111,9 +115,15 @@ void KVCache::check_compatible(const ModelConfig& config, Index batch_size) cons
 std::size_t kv_cache_bytes(const ModelConfig& config, Index positions, Index batch, std::size_t bytes_per_value) {
   if (positions < 0 || batch < 0)
     fail<InvalidArgument>("kv_cache_bytes: positions = ", positions, " and batch = ", batch, " must be >= 0");
-  return 2 * static_cast<std::size_t>(config.num_hidden_layers) *
-         static_cast<std::size_t>(config.num_key_value_heads) * static_cast<std::size_t>(config.head_dim()) *
-         static_cast<std::size_t>(positions) * static_cast<std::size_t>(batch) * bytes_per_value;
+  std::size_t total = 2;
+  for (std::size_t factor : {static_cast<std::size_t>(config.num_hidden_layers),
+                             static_cast<std::size_t>(config.num_key_value_heads),
+                             static_cast<std::size_t>(config.head_dim()), static_cast<std::size_t>(positions),
+                             static_cast<std::size_t>(batch), bytes_per_value})
+    if (__builtin_mul_overflow(total, factor, &total))
+      fail<InvalidArgument>("kv_cache_bytes: ", positions, " positions x batch ", batch,
+                            " overflows 64 bits of bytes");
+  return total;
 }
 
 }  // namespace llm

@@ -5,14 +5,22 @@
 
 namespace llm {
 
+// Runs before any member is built, so bad arguments are named here, not as a tensor-shape error.
+static Index checked_head_dim(Index head_dim, Index max_positions, float theta) {
+  if (head_dim <= 0 || head_dim % 2 != 0)
+    fail<InvalidArgument>("RoPE head_dim = ", head_dim, " must be even and > 0");
+  if (max_positions <= 0) fail<InvalidArgument>("RoPE max_positions = ", max_positions, " must be > 0");
+  if (!(theta > 0.0f) || !std::isfinite(theta))
+    fail<InvalidArgument>("RoPE theta = ", theta, " must be finite and > 0");
+  return head_dim;
+}
+
 RotaryEmbedding::RotaryEmbedding(Index head_dim, Index max_positions, float theta, RopeConvention convention)
-    : head_dim_(head_dim),
+    : head_dim_(checked_head_dim(head_dim, max_positions, theta)),
       max_positions_(max_positions),
       convention_(convention),
       cos_(Shape{max_positions, head_dim / 2}),
       sin_(Shape{max_positions, head_dim / 2}) {
-  if (head_dim <= 0 || head_dim % 2 != 0)
-    fail<InvalidArgument>("RoPE head_dim = ", head_dim, " must be even and > 0");
   // Computed in double, then rounded: the table is built once, so accuracy is free here.
   for (Index pos = 0; pos < max_positions; ++pos)
     for (Index i = 0; i < head_dim / 2; ++i) {

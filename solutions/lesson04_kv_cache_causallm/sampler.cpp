@@ -18,8 +18,12 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 void check_row(std::span<const float> logits) {
   if (logits.empty()) fail<InvalidArgument>("sampling from an empty row of logits");
-  for (size_t i = 0; i < logits.size(); ++i)
+  for (size_t i = 0; i < logits.size(); ++i) {
     if (std::isnan(logits[i])) fail<InvalidArgument>("logit at index ", i, " is NaN");
+    // +inf would make softmax compute inf - inf = NaN; a model never produces it unless it overflowed.
+    if (logits[i] == std::numeric_limits<float>::infinity())
+      fail<InvalidArgument>("logit at index ", i, " is +inf");
+  }
 }
 
 // Ids sorted by logit, highest first; ties keep the lower id first (stable sort).

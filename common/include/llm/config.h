@@ -7,6 +7,13 @@
 
 namespace llm {
 
+// Sizes validate() accepts at most (a CPU course model; larger values are input mistakes).
+inline constexpr int kMaxVocabSize = 1 << 20;
+inline constexpr int kMaxHiddenSize = 1 << 16;
+inline constexpr int kMaxLayers = 1024;
+inline constexpr int kMaxPositions = 1 << 20;
+inline constexpr std::int64_t kMaxParameters = std::int64_t{1} << 31;
+
 struct ModelConfig {
   int vocab_size = 1000;               // V
   int hidden_size = 128;               // C
@@ -24,6 +31,9 @@ struct ModelConfig {
 
   int head_dim() const { return hidden_size / num_attention_heads; }                  // D
   int num_key_value_groups() const { return num_attention_heads / num_key_value_heads; }  // H / KV
+  // Weights of the model this config describes (embedding, layers, final norm, LM head unless tied),
+  // computed in 64 bits. Meaningful once the sizes are positive and divisible.
+  std::int64_t parameter_count() const;
 
   // Throws InvalidArgument naming the field, its value and the rule it breaks.
   void validate() const;

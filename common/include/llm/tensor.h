@@ -22,6 +22,7 @@ using Index = std::int64_t;
 class Shape {
  public:
   static constexpr int kMaxRank = 4;
+  static constexpr Index kMaxElements = Index{1} << 36;  // 256 GiB of float32: beyond any sane use
 
   Shape() = default;
   Shape(std::initializer_list<Index> dims);
