@@ -31,35 +31,7 @@ using llm::Tensor;
 
 namespace {
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit. The pid and a
-// counter make it unique, since ctest runs every case as its own process, possibly in parallel.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("llm_checkpoint_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path write(const std::string& name, const std::string& bytes) const {
-    const fs::path p = path_ / name;
-    std::ofstream out(p, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE_MESSAGE(out.good(), "test setup: cannot write " << p.string());
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using llm::testing::TempDir;
 
 void put_i32(std::string& bytes, std::int32_t v) { bytes.append(reinterpret_cast<const char*>(&v), 4); }
 void put_f32(std::string& bytes, float v) { bytes.append(reinterpret_cast<const char*>(&v), 4); }

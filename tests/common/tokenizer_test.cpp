@@ -28,34 +28,7 @@ using Ids = std::vector<std::int32_t>;
 
 namespace {
 
-// A fresh folder under the system temp dir, removed at scope exit; unique per process and per use.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("llm_tokenizer_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path write(const std::string& name, const std::string& bytes) const {
-    const fs::path p = path_ / name;
-    std::ofstream out(p, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE_MESSAGE(out.good(), "test setup: cannot write " << p.string());
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using llm::testing::TempDir;
 
 std::string byte_piece(int b) {
   char buf[8];

@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -46,6 +49,27 @@ std::optional<ModelFiles> model_or_skip() {
   std::cout << "[llm-skip] stories260K not found (run ./llm model to fetch it); searched:" << where
             << std::endl;
   return std::nullopt;
+}
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  path_ = std::filesystem::temp_directory_path() /
+          ("llm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::remove_all(path_);
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::filesystem::path TempDir::write(const std::string& name, const std::string& bytes) const {
+  const std::filesystem::path p = path_ / name;
+  std::ofstream out(p, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE_MESSAGE(out.good(), "test setup: cannot write " << p.string());
+  return p;
 }
 
 std::string read_file(const std::filesystem::path& path) {

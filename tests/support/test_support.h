@@ -23,6 +23,22 @@ TensorDiff compare(const Tensor& a, const Tensor& b);
 // as skipped). When $LLM_REQUIRE_MODEL is set a missing model is a doctest FAIL instead.
 std::optional<ModelFiles> model_or_skip();
 
+// A fresh folder under the system temp dir, removed with everything in it at scope exit. The pid and a
+// counter make the name unique: ctest runs every case as its own process, possibly in parallel.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  // Writes `bytes` to path()/name and returns that path (a test-setup failure is a REQUIRE).
+  std::filesystem::path write(const std::string& name, const std::string& bytes) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
 // The file's bytes as a string (tests read expected_*.txt and make corrupt copies of model files).
 std::string read_file(const std::filesystem::path& path);
 
