@@ -1,20 +1,18 @@
 // generate.cpp — the demo program: load stories260K, encode a prompt, stream a story from the reference
 // CausalLM and report prefill time, decode speed and KV-cache bytes. Flags follow llama.cpp's names.
 // Not here: chat templates, batching several prompts, multi-threading, anything but llama2.c files.
-#include <charconv>
 #include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <limits>
-#include <type_traits>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "causal_lm.h"
+#include "cli_args.h"
 #include "llm/checkpoint.h"
 #include "llm/errors.h"
 #include "llm/model_files.h"
@@ -68,17 +66,7 @@ struct Options {
 
 template <typename T>
 T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec == std::errc::result_out_of_range)
-    llm::fail<UsageError>(flag, " value '", text, "' is out of range [", std::numeric_limits<T>::lowest(), ", ",
-                          std::numeric_limits<T>::max(), "]");
-  if (ec != std::errc() || ptr != end || text.empty()) {
-    const char* kind = std::is_floating_point_v<T> ? "a number" : std::is_signed_v<T> ? "an integer" : "an unsigned integer";
-    llm::fail<UsageError>(flag, " expects ", kind, ", got '", text, "'");
-  }
-  return value;
+  return llm::cli::parse_number<T, UsageError>(flag, text);
 }
 
 // The offset of the first byte that is not well-formed UTF-8 (overlong forms, surrogates and code

@@ -7,7 +7,6 @@
 // Not here: timing, batches of several prompts, anything the driver cannot compare line by line.
 #include <cxxabi.h>
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "causal_lm.h"
+#include "cli_args.h"
 #include "llm/checkpoint.h"
 #include "llm/config.h"
 #include "llm/errors.h"
@@ -143,11 +143,7 @@ struct Options {
 
 template <typename T>
 T number(std::string_view flag, std::string_view text) {
-  T value{};
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty())
-    llm::fail<llm::InvalidArgument>(flag, " expects a number, got '", text, "'");
-  return value;
+  return llm::cli::parse_number<T>(flag, text);
 }
 
 Options parse(int argc, char** argv) {

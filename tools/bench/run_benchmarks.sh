@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# run_benchmarks.sh — lesson 04's benchmarks in one command: build the release preset's benchmark
+# programs, run the reference and the student build with JSON output, compare them side by side and
+# draw the pictures. Benchmarks report; they never pass or fail.
+#
+#   tools/bench/run_benchmarks.sh                 everything (under a minute on 2 cores)
+#   tools/bench/run_benchmarks.sh --no-docs       leave docs/ alone: pictures go to the results folder
+#   tools/bench/run_benchmarks.sh -- --full_sweep also the uncached 15M-shape runs at 256 and 512 (+1.5 min)
+#   tools/bench/run_benchmarks.sh -- --benchmark_filter=stories260K   extra flags for both programs
+#                                                 (any flag but --full_sweep implies --no-docs)
+#
+# Writes build/release/bench-results/: solution.json, student.json, compare.md (student vs reference),
+# kv_memory.md/.tsv, machine.txt, report.md (every table), plot/*.dat; and the three PNGs into
+# docs/images/ plus the generated tables of docs/benchmarks.md (unless --no-docs).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+BUILD="$ROOT/build/release"
+RESULTS="$BUILD/bench-results"
+BENCH_DIR="$BUILD/lessons/lesson04_kv_cache_causallm"
+IMAGES="$ROOT/docs/images"
+DOC="$ROOT/docs/benchmarks.md"
+EXTRA=()
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-docs) IMAGES="$RESULTS/images"; DOC=""; shift ;;
+    --) shift; EXTRA=("$@"); break ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+
+# A partial run must not overwrite the page's tables with partial ones.
+for arg in "${EXTRA[@]}"; do
+  if [ "$arg" != "--full_sweep" ] && [ -n "$DOC" ]; then
+    say "extra benchmark flags given: docs/ is left alone (results and pictures in $RESULTS)"
+    IMAGES="$RESULTS/images"; DOC=""
+  fi
+done
+
+# --- tools: gnuplot draws the pictures, python3 reads the JSON (Debian packages) -------------------
+need=()
+command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing ${need[*]} (gnuplot draws the benchmark pictures, python3 reads the JSON)"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "not root and no sudo: install ${need[*]} by hand"
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -q || say "apt-get update failed; trying the install anyway"
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# --- build (release preset: -O3 -march=native) ----------------------------------------------------
+[ -f "$BUILD/build.ninja" ] || cmake --preset release >/dev/null
+cmake --build --preset release --target lesson04_bench_solution lesson04_bench_student lesson04_kv_memory_table
+mkdir -p "$RESULTS"
+
+# --- the machine, for the page ---------------------------------------------------------------------
+{
+  model="$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
+  echo "CPU: ${model:-unknown} ($(nproc) logical CPUs; $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core), Linux $(uname -r)"
+  cxx="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$BUILD/CMakeCache.txt")"
+  echo "Compiler: $("${cxx:-c++}" --version | head -n 1)"
+  python3 - "$BUILD/compile_commands.json" <<'EOF'
+import json, shlex, sys
+for e in json.load(open(sys.argv[1])):
+    if e["file"].endswith("bench/generate_bench.cpp") and "bench_solution" in e.get("output", e["command"]):
+        flags = [a for a in shlex.split(e["command"])[1:] if a.startswith(("-O", "-m", "-f", "-std", "-D", "-W", "-g"))]
+        print("Flags of the benchmark and the code it measures: `" + " ".join(flags) + "`")
+        break
+EOF
+  echo "Libraries (Debian packages): $(dpkg-query -W -f='${Package} ${Version}, ' libeigen3-dev libbenchmark-dev 2>/dev/null | sed 's/, $//')"
+  echo "Single-threaded: Eigen without OpenMP, one benchmark at a time"
+} >"$RESULTS/machine.txt"
+
+load="$(cut -d' ' -f1 /proc/loadavg)"
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+  say "warning: load average is $load — other programs are running, timings will be slower and noisier"
+fi
+
+# --- run: the reference, then the student's build of the same source ------------------------------
+say "reference (lesson04_bench_solution) -> $RESULTS/solution.json"
+"$BENCH_DIR/lesson04_bench_solution" --benchmark_out="$RESULTS/solution.json" --benchmark_out_format=json \
+  "${EXTRA[@]}"
+say "student (lesson04_bench_student) -> $RESULTS/student.json"
+"$BENCH_DIR/lesson04_bench_student" --benchmark_out="$RESULTS/student.json" --benchmark_out_format=json \
+  "${EXTRA[@]}"
+"$BENCH_DIR/lesson04_kv_memory_table" >"$RESULTS/kv_memory.md"
+"$BENCH_DIR/lesson04_kv_memory_table" --tsv >"$RESULTS/kv_memory.tsv"
+
+# --- side by side, pictures, page ------------------------------------------------------------------
+echo
+say "student vs reference (time per run; ratio > 1: the student's code is slower)"
+python3 "$ROOT/tools/bench/compare.py" "$RESULTS/solution.json" "$RESULTS/student.json" --markdown "$RESULTS/compare.md"
+echo
+python3 "$ROOT/tools/bench/render.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}
