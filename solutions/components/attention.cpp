@@ -63,12 +63,13 @@ Tensor Attention::forward(const Tensor& x, const IdTensor& positions, const Tens
   for (Index b = 0; b < B; ++b) {
     for (Index h = 0; h < H; ++h) {
       const Index kvh = h / G;  // GQA: G consecutive query heads share one KV head
-      const ConstMatrixMap keys = as_matrix(cache->keys(b, kvh), S, D);      // (S, D)
+      // Keys are stored transposed: (D, S) with rows capacity() apart, so q K^T needs no transpose.
+      const ConstHeadMap keys_t(cache->keys(b, kvh), D, S, Eigen::OuterStride<>(cache->capacity()));
       const ConstMatrixMap values = as_matrix(cache->values(b, kvh), S, D);  // (S, D)
       const ConstHeadMap qh(q.data() + (b * T) * H * D + h * D, T, D, Eigen::OuterStride<>(H * D));
       HeadMap out(attn.data() + (b * T) * H * D + h * D, T, D, Eigen::OuterStride<>(H * D));
 
-      scores.noalias() = (qh * keys.transpose()) * scale;
+      scores.noalias() = (qh * keys_t) * scale;  // (T, D) x (D, S)
       if (mask) scores += as_matrix(mask->data() + b * T * S, T, S);
       for (Index t = 0; t < T; ++t) {
         const float max = scores.row(t).maxCoeff();

@@ -14,7 +14,8 @@ static Shape checked_cache_shape(Index batch, Index n_kv_heads, Index capacity, 
 }
 
 LayerKVCache::LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim)
-    : k_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim)), v_(k_.shape()) {}
+    : v_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim)),
+      k_(Shape{batch, n_kv_heads, head_dim, capacity}) {}  // keys transposed: (D, capacity) per head
 
 void LayerKVCache::append(const Tensor& k_new, const Tensor& v_new) {
   const Index B = batch(), KV = num_kv_heads(), D = head_dim();
@@ -27,13 +28,15 @@ void LayerKVCache::append(const Tensor& k_new, const Tensor& v_new) {
   if (length_ + T > capacity())
     fail<InvalidArgument>("KV cache overflow: ", length_, " cached + ", T, " new positions exceed capacity ",
                           capacity());
-  // Scatter (B, T, KV*D) into (B, KV, capacity, D): one head_dim-long copy per (b, t, head).
+  // Scatter (B, T, KV*D) into the per-head blocks: V (capacity, D) row by row, K (D, capacity) column
+  // by column.
   for (Index b = 0; b < B; ++b)
     for (Index t = 0; t < T; ++t) {
       const float* k_src = k_new.row(b, t).data();
       const float* v_src = v_new.row(b, t).data();
       for (Index h = 0; h < KV; ++h) {
-        std::copy_n(k_src + h * D, D, &k_(b, h, length_ + t, 0));
+        // Keys go into column (length + t) of the head's (D, capacity) block; values into a row.
+        for (Index d = 0; d < D; ++d) k_(b, h, d, length_ + t) = k_src[h * D + d];
         std::copy_n(v_src + h * D, D, &v_(b, h, length_ + t, 0));
       }
     }
@@ -55,7 +58,15 @@ static Tensor filled_part(const Tensor& full, Index length) {
   return out;
 }
 
-Tensor LayerKVCache::key_states() const { return filled_part(k_, length_); }
+Tensor LayerKVCache::key_states() const {
+  const Index B = batch(), KV = num_kv_heads(), D = head_dim();
+  Tensor out(Shape{B, KV, length_, D});  // back to the logical (B, KV, length, D)
+  for (Index b = 0; b < B; ++b)
+    for (Index h = 0; h < KV; ++h)
+      for (Index t = 0; t < length_; ++t)
+        for (Index d = 0; d < D; ++d) out(b, h, t, d) = k_(b, h, d, t);
+  return out;
+}
 Tensor LayerKVCache::value_states() const { return filled_part(v_, length_); }
 
 std::size_t LayerKVCache::bytes_allocated() const {

@@ -1,6 +1,12 @@
 // kv_cache.h — the key/value cache: per layer, K and V of every past position, stored once per
 // KV head (before any repetition for grouped-query attention), keys already rotated by RoPE.
 // Capacity is allocated up front, so appending a token writes in place and never copies the past.
+//
+// Logically both are (B, KV, capacity, D). Physically V is stored that way, and K transposed, as
+// (B, KV, D, capacity): the decode step's scores q . k_j for every position j are then D
+// multiply-adds of contiguous rows (vectorised across positions), instead of one dot product of
+// D = 8 floats per position, each ending in a horizontal sum. On stories260K this halves the cost of a
+// decode step at position 500 (docs/benchmarks.md). key_states() returns the logical layout.
 // Not here: paging, eviction, sliding windows, quantised storage.
 #pragma once
 
@@ -17,10 +23,10 @@ class LayerKVCache {
  public:
   LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim);
 
-  Index batch() const { return k_.size(0); }
-  Index num_kv_heads() const { return k_.size(1); }
-  Index capacity() const { return k_.size(2); }
-  Index head_dim() const { return k_.size(3); }
+  Index batch() const { return v_.size(0); }
+  Index num_kv_heads() const { return v_.size(1); }
+  Index capacity() const { return v_.size(2); }
+  Index head_dim() const { return v_.size(3); }
   Index length() const { return length_; }
 
   // Write T new positions after the cached ones and advance length by T.
@@ -32,8 +38,9 @@ class LayerKVCache {
   // decoding, re-running a step, or a benchmark timing one decode step at a fixed cache length.
   void crop(Index length);
 
-  // The filled part of one (batch row, KV head) block: `length()` rows of head_dim floats each,
-  // contiguous. Attention reads these with matrix-vector products, no copy.
+  // One (batch row, KV head) block, read in place by attention (no copy):
+  //   keys():   (D, capacity), row stride capacity() — the transposed layout; columns [0, length) filled
+  //   values(): (capacity, D), row stride D;            rows [0, length) filled
   const float* keys(Index b, Index kv_head) const { return &k_(b, kv_head, 0, 0); }
   const float* values(Index b, Index kv_head) const { return &v_(b, kv_head, 0, 0); }
 
@@ -45,8 +52,8 @@ class LayerKVCache {
   std::size_t bytes_used() const;       // K and V for the filled positions
 
  private:
-  Tensor k_;  // (B, KV, capacity, D)
   Tensor v_;  // (B, KV, capacity, D)
+  Tensor k_;  // (B, KV, D, capacity): transposed, see the top of this file
   Index length_ = 0;
 };
 

@@ -50,6 +50,10 @@ std::atomic<bool> armed{false};
 std::atomic<std::size_t> largest{0};
 }  // namespace alloc_probe
 
+// g++ 12 -O3 flags free() inside these replacements as "mismatched" with the replaced operator new
+// (a false positive: both sides of this file use malloc/free).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) {
   if (alloc_probe::armed.load(std::memory_order_relaxed)) {
     std::size_t seen = alloc_probe::largest.load(std::memory_order_relaxed);
@@ -64,6 +68,7 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace fs = std::filesystem;
 using llm::CausalLM;

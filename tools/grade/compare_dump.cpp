@@ -251,7 +251,10 @@ int run(const Options& o) {
     const llm::Tensor& logits = out.logits;  // (1, T, V)
     std::string rows = "[";
     if (logits.rank() == 3 && logits.size(0) == 1)
-      for (llm::Index t = 0; t < logits.size(1); ++t) rows += (t ? "," : "") + float_list(logits.row(0, t));
+      for (llm::Index t = 0; t < logits.size(1); ++t) {
+        if (t) rows += ',';  // (appending piecewise also dodges a g++ 12 -Wrestrict false positive)
+        rows += float_list(logits.row(0, t));
+      }
     rows += "]";
     emit("{\"stage\":\"forward\",\"status\":\"ok\",\"logits_shape\":" + quote(logits.shape().str()) +
          ",\"logits\":" + rows + ",\"cache\":" + (out.past_key_values ? cache_json(*out.past_key_values) : "null") +
@@ -272,8 +275,10 @@ int run(const Options& o) {
     std::string text, new_pieces = "[";
     if (tokenizer) {
       text = tokenizer->decode(tokens);
-      for (size_t i = prompt.size(); i < tokens.size(); ++i)
-        new_pieces += (i > prompt.size() ? "," : "") + quote(tokenizer->decode_piece(tokens[i - 1], tokens[i]));
+      for (size_t i = prompt.size(); i < tokens.size(); ++i) {
+        if (i > prompt.size()) new_pieces += ',';
+        new_pieces += quote(tokenizer->decode_piece(tokens[i - 1], tokens[i]));
+      }
     }
     new_pieces += "]";
     emit("{\"stage\":\"generate\",\"status\":\"ok\",\"shape\":" + quote(seq.shape().str()) + ",\"tokens\":" +
