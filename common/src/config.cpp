@@ -91,4 +91,17 @@ ModelConfig ModelConfig::stories260k() {
   return c;
 }
 
+ModelConfig ModelConfig::qwen2_5_0_5b() {
+  ModelConfig c;
+  c.vocab_size = 151936;
+  c.hidden_size = 896;
+  c.intermediate_size = 4864;
+  c.num_hidden_layers = 24;
+  c.num_attention_heads = 14;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 32768;
+  c.rope_theta = 1000000.0f;
+  return c;
+}
+
 }  // namespace llm

@@ -27,19 +27,6 @@ namespace {
 
 constexpr std::size_t kFp32 = 4, kFp16 = 2;
 
-// Qwen2.5-0.5B's config.json: vocab 151936, hidden 896, intermediate 4864, 24 layers, 14 query heads,
-// 2 KV heads, 32768 positions; head_dim = 896 / 14 = 64.
-ModelConfig qwen25_05b() {
-  ModelConfig c;
-  c.vocab_size = 151936;
-  c.hidden_size = 896;
-  c.intermediate_size = 4864;
-  c.num_hidden_layers = 24;
-  c.num_attention_heads = 14;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 32768;
-  return c;
-}
 
 // One forward pass of T new tokens through every decoder layer, each appending to its layer of `cache`
 // (the reference blocks of llm_components, wired as CausalLM wires them, without embedding or head).
@@ -92,7 +79,7 @@ TEST_CASE("kv bytes of the lesson config at its full context of 256 positions") 
 }
 
 TEST_CASE("kv bytes of the Qwen2.5-0.5B config at 32k positions") {
-  const ModelConfig c = qwen25_05b();  // L 24, H 14, KV 2, D = 896 / 14 = 64
+  const ModelConfig c = llm::ModelConfig::qwen2_5_0_5b();  // L 24, H 14, KV 2, D = 896 / 14 = 64
   REQUIRE(c.head_dim() == 64);
   INFO("KV-cache bytes of a Qwen2.5-0.5B-shaped config: 2 x 24 layers x 2 KV heads x 64 head_dim x positions x bytes");
   // per token, fp16: 2 * 24 * 2 * 64 * 2 = 12,288 bytes (12 KiB)
@@ -110,7 +97,7 @@ TEST_CASE("kv bytes of the Qwen2.5-0.5B config at 32k positions") {
 // ---------------------------------------------------------------------------------------------
 
 TEST_CASE("kv bytes shrink by the query group count from MHA to GQA to MQA") {
-  for (ModelConfig c : {ModelConfig::stories260k(), ModelConfig::lesson(), qwen25_05b()}) {
+  for (ModelConfig c : {ModelConfig::stories260k(), ModelConfig::lesson(), llm::ModelConfig::qwen2_5_0_5b()}) {
     const int H = c.num_attention_heads;
     CAPTURE(H);
     CAPTURE(c.num_key_value_heads);
@@ -158,7 +145,7 @@ TEST_CASE("kv bytes match what KVCache allocates up front") {
       {"stories260K full context", ModelConfig::stories260k(), 1, 512},
       {"stories260K batch 3", ModelConfig::stories260k(), 3, 100},
       {"lesson config batch 2", ModelConfig::lesson(), 2, 256},
-      {"Qwen2.5-0.5B shape at 16 positions", qwen25_05b(), 1, 16},  // 768 KiB: the shape, not 768 MiB
+      {"Qwen2.5-0.5B shape at 16 positions", llm::ModelConfig::qwen2_5_0_5b(), 1, 16},  // 768 KiB: the shape, not 768 MiB
   };
   for (const Case& k : cases) {
     CAPTURE(k.name);

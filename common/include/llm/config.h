@@ -45,6 +45,10 @@ struct ModelConfig {
   static ModelConfig tiny();
   // The real stories260K checkpoint (llama2.c): dim 64, hidden 172, 5 layers, 8 heads, 4 KV heads.
   static ModelConfig stories260k();
+  // The course's large config (it calls it "Qwen3-0.5B"; the numbers are Qwen2.5-0.5B's config.json):
+  // vocab 151936, hidden 896, intermediate 4864, 24 layers, 14 heads, 2 KV heads, 32768 positions.
+  // For arithmetic (parameter counts, KV-cache bytes); too large to instantiate in tests.
+  static ModelConfig qwen2_5_0_5b();
 };
 
 }  // namespace llm

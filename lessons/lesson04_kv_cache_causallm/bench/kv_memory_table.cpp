@@ -20,20 +20,6 @@ struct Model {
   llm::ModelConfig config;
 };
 
-// Qwen2.5-0.5B's config.json: vocab 151936, hidden 896, intermediate 4864, 24 layers, 14 query heads,
-// 2 KV heads (head_dim 64), 32768 positions.
-llm::ModelConfig qwen25_05b() {
-  llm::ModelConfig c;
-  c.vocab_size = 151936;
-  c.hidden_size = 896;
-  c.intermediate_size = 4864;
-  c.num_hidden_layers = 24;
-  c.num_attention_heads = 14;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 32768;
-  c.rope_theta = 1000000.0f;
-  return c;
-}
 
 struct Variant {
   const char* name;  // MHA, GQA, MQA
@@ -69,7 +55,7 @@ int main(int argc, char** argv) {
   const std::vector<Model> models = {
       {"stories260K", llm::ModelConfig::stories260k()},
       {"lesson config", llm::ModelConfig::lesson()},
-      {"Qwen2.5-0.5B", qwen25_05b()},
+      {"Qwen2.5-0.5B", llm::ModelConfig::qwen2_5_0_5b()},
   };
 
   if (tsv) {
