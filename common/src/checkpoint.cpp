@@ -2,9 +2,7 @@
 #include "llm/checkpoint.h"
 
 #include <bit>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -13,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "binary_file.h"
 #include "llm/errors.h"
 
 namespace llm {
@@ -159,13 +158,9 @@ std::uint64_t expected_checkpoint_bytes(const CheckpointHeader& header) {
 Checkpoint load_checkpoint(const std::filesystem::path& path) {
   const std::string where = "checkpoint " + path.string();
 
-  // ifstream happily "opens" a directory on Linux and then fails every read; say what is wrong instead.
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail<IoError>(where, " is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail<IoError>("cannot open ", where, ": ", std::strerror(errno));
-  const std::uint64_t file_bytes = std::filesystem::file_size(path, ec);
-  if (ec) fail<IoError>("cannot get the size of ", where, ": ", ec.message());
+  detail::BinaryFile file = detail::open_binary(path, where);
+  std::ifstream& in = file.in;
+  const std::uint64_t file_bytes = file.size;
 
   if (file_bytes < kHeaderBytes)
     fail<FormatError>(where, " is truncated: ", file_bytes, " bytes is shorter than the ", kHeaderBytes,

@@ -4,15 +4,14 @@
 #include <algorithm>
 #include <bit>
 #include <cstddef>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 #include <system_error>
 #include <utility>
 
+#include "binary_file.h"
 #include "llm/errors.h"
 
 namespace llm {
@@ -101,12 +100,9 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path, int vocab_size) {
   check_range(vocab_size, kFirstByteToken + kByteTokens, kMaxVocab, "tokenizer vocab_size");
   const std::string where = "tokenizer " + path.string();
 
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail<IoError>(where, " is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail<IoError>("cannot open ", where, ": ", std::strerror(errno));
-  const std::uint64_t file_bytes = std::filesystem::file_size(path, ec);
-  if (ec) fail<IoError>("cannot get the size of ", where, ": ", ec.message());
+  detail::BinaryFile file = detail::open_binary(path, where);
+  std::ifstream& in = file.in;
+  const std::uint64_t file_bytes = file.size;
 
   std::int32_t max_len = 0;
   if (file_bytes < sizeof max_len || !read_value(in, max_len))
