@@ -15,7 +15,7 @@
 #include "../tests/errors/llama2c_files.h"
 #include "fuzz_support.h"
 #include "llm/model_files.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include "fuzz_support.h"
 #include "llm/errors.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 
 namespace {
 

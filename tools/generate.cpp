@@ -16,7 +16,7 @@
 #include "llm/checkpoint.h"
 #include "llm/errors.h"
 #include "llm/model_files.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 
 namespace {
 

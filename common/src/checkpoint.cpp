@@ -11,7 +11,7 @@
 #include <system_error>
 #include <utility>
 
-#include "binary_file.h"
+#include "llm/binary_file.h"
 #include "llm/errors.h"
 
 namespace llm {

@@ -8,6 +8,21 @@
 
 namespace llm {
 
+// A guard against absurd allocations, deliberately coarse: as if K/V had every head and the LM head
+// were untied. The exact count, broken down by component, is lesson 05's count_parameters().
+static std::int64_t weights_upper_bound(const ModelConfig& c) {
+  const std::int64_t V = c.vocab_size, C = c.hidden_size, F = c.intermediate_size, L = c.num_hidden_layers;
+  return 2 * V * C + L * (4 * C * C + 3 * C * F + 2 * C) + C;
+}
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::kSiLU: return "silu";
+    case Activation::kGELU: return "gelu";
+  }
+  return "unknown";
+}
+
 void ModelConfig::validate() const {
   check_positive(vocab_size, "vocab_size");
   check_positive(hidden_size, "hidden_size");
@@ -23,15 +38,17 @@ void ModelConfig::validate() const {
   check_range(intermediate_size, 1, kMaxHiddenSize, "intermediate_size");
   check_range(num_hidden_layers, 1, kMaxLayers, "num_hidden_layers");
   check_range(max_position_embeddings, 1, kMaxPositions, "max_position_embeddings");
-  if (parameter_count() > kMaxParameters)
-    fail<InvalidArgument>("the config describes ", parameter_count(), " parameters, more than the ",
-                          kMaxParameters, " (8 GiB of float32) this CPU reference supports");
+  if (const std::int64_t n = weights_upper_bound(*this); n > kMaxParameters)
+    fail<InvalidArgument>("the config describes up to ", n, " weights, more than the ", kMaxParameters,
+                          " (8 GiB of float32) this CPU reference supports");
   if (hidden_size % num_attention_heads != 0)
     fail<InvalidArgument>("hidden_size = ", hidden_size, " must be divisible by num_attention_heads = ",
                           num_attention_heads);
   if (num_attention_heads % num_key_value_heads != 0)
     fail<InvalidArgument>("num_attention_heads = ", num_attention_heads,
                           " must be divisible by num_key_value_heads = ", num_key_value_heads);
+  if (hidden_act != Activation::kSiLU && hidden_act != Activation::kGELU)
+    fail<InvalidArgument>("hidden_act = ", static_cast<int>(hidden_act), " is not an Activation (silu or gelu)");
   if (head_dim() % 2 != 0)
     fail<InvalidArgument>("head_dim = hidden_size / num_attention_heads = ", head_dim(),
                           " must be even: RoPE rotates pairs of dimensions");
@@ -43,14 +60,6 @@ void ModelConfig::validate() const {
     fail<InvalidArgument>("initializer_range = ", initializer_range, " must be finite and >= 0");
   check_index(bos_token_id, vocab_size, "bos_token_id");
   check_index(eos_token_id, vocab_size, "eos_token_id");
-}
-
-std::int64_t ModelConfig::parameter_count() const {
-  const std::int64_t V = vocab_size, C = hidden_size, F = intermediate_size, L = num_hidden_layers;
-  const std::int64_t H = num_attention_heads, KV = num_key_value_heads;
-  const std::int64_t D = H > 0 ? C / H : 0;
-  const std::int64_t per_layer = C * (H * D) * 2 + C * (KV * D) * 2 + 3 * C * F + 2 * C;
-  return V * C * (tie_word_embeddings ? 1 : 2) + L * per_layer + C;
 }
 
 std::string ModelConfig::summary() const {

@@ -76,31 +76,6 @@ Tensor log_softmax(Tensor x) {
   return x;
 }
 
-Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
-  if (weight.rank() != 1 || x.size(x.rank() - 1) != weight.size(0))
-    fail<ShapeError>("rms_norm: input ", x.shape().str(), " and weight ", weight.shape().str(),
-                     " disagree on the hidden size");
-  Tensor y = x;
-  MatrixMap ym = as_matrix(y);
-  const ConstVectorMap w = as_vector(weight.flat());
-  for (Index r = 0; r < ym.rows(); ++r) {
-    const float mean_square = ym.row(r).squaredNorm() / static_cast<float>(ym.cols());
-    const float inv_rms = 1.0f / std::sqrt(mean_square + eps);
-    ym.row(r) = (ym.row(r).array() * inv_rms * w.transpose().array()).matrix();
-  }
-  return y;
-}
-
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
-
-Tensor silu(Tensor x) {
-  // Eigen's vectorised exp: x / (1 + e^-x) for the whole tensor at once. For x -> -inf, e^-x -> inf
-  // and the quotient -> -0, never NaN.
-  MatrixMap m = as_matrix(x);
-  m.array() = m.array() / (1.0f + (-m.array()).exp());
-  return x;
-}
-
 static void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
   if (!(a.shape() == b.shape()))
     fail<ShapeError>(op, ": shapes ", a.shape().str(), " and ", b.shape().str(), " differ");
@@ -120,23 +95,6 @@ Tensor mul(Tensor a, const Tensor& b) {
   check_same_shape(a, b, "mul");
   as_matrix(a).array() *= as_matrix(b).array();
   return a;
-}
-
-Tensor embedding(const IdTensor& ids, const Tensor& table) {
-  if (ids.rank() != 2) fail<ShapeError>("embedding ids must be (B, T), got ", ids.shape().str());
-  if (table.rank() != 2) fail<ShapeError>("embedding table must be (V, C), got ", table.shape().str());
-  const Index V = table.size(0), C = table.size(1);
-  Tensor out(Shape{ids.size(0), ids.size(1), C});
-  for (Index b = 0; b < ids.size(0); ++b)
-    for (Index t = 0; t < ids.size(1); ++t) {
-      const Index id = ids(b, t);
-      if (id < 0 || id >= V)
-        fail<InvalidArgument>("token id ", id, " at (", b, ", ", t, ") is out of range [0, ", V,
-                              ") of the vocabulary");
-      std::span<const float> src = table.row(id);
-      std::copy(src.begin(), src.end(), out.row(b, t).begin());
-    }
-  return out;
 }
 
 Index argmax(std::span<const float> values) {

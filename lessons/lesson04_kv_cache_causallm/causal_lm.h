@@ -16,13 +16,14 @@
 #include <span>
 #include <vector>
 
-#include "decoder_layer.h"
-#include "kv_cache.h"
-#include "layers.h"
+#include "decoder_layer.h"  // lesson 03 (and, through it, lesson 02's attention and norms)
+#include "embedding.h"      // lesson 01
+#include "kv_cache.h"       // lesson 02
 #include "llm/config.h"
+#include "llm/linear.h"
 #include "llm/tensor.h"
-#include "rms_norm.h"
-#include "rope.h"
+#include "norm.h"           // lesson 02
+#include "rope.h"           // lesson 01
 
 namespace llm {
 

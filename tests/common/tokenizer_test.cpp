@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "llm/errors.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -29,7 +29,7 @@ constexpr std::size_t kFp32 = 4, kFp16 = 2;
 
 
 // One forward pass of T new tokens through every decoder layer, each appending to its layer of `cache`
-// (the reference blocks of llm_components, wired as CausalLM wires them, without embedding or head).
+// (the reference blocks of lessons 01-03, wired as CausalLM wires them, without embedding or head).
 void forward_layers(const ModelConfig& config, const std::vector<llm::DecoderLayer>& layers,
                     const llm::RotaryEmbedding& rope, KVCache& cache, Index T) {
   const Index B = cache.batch(), P = cache.seq_length(), S = P + T;

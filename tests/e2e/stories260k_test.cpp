@@ -6,7 +6,7 @@
 
 #include "causal_lm.h"
 #include "llm/checkpoint.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 #include "test_support.h"
 
 namespace {

@@ -36,7 +36,7 @@
 #include "llm/model_files.h"
 #include "llm/rng.h"
 #include "llm/tensor.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 #include "rope.h"
 #include "sampler.h"
 #include "test_support.h"
@@ -761,7 +761,7 @@ TEST_CASE("config size above its upper bound") {
   many.hidden_size = 1 << 14;
   many.num_attention_heads = 1 << 7;
   many.num_key_value_heads = 1 << 7;
-  CHECK_ERROR(InvalidArgument, many.validate(), "parameters, more than the 2147483648");
+  CHECK_ERROR(InvalidArgument, many.validate(), "weights, more than the 2147483648");
 }
 
 TEST_CASE("tensor shape whose element count overflows") {

@@ -28,7 +28,7 @@
 #include "llm/config.h"
 #include "llm/errors.h"
 #include "llm/model_files.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 
 namespace {
 

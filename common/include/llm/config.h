@@ -14,6 +14,11 @@ inline constexpr int kMaxLayers = 1024;
 inline constexpr int kMaxPositions = 1 << 20;
 inline constexpr std::int64_t kMaxParameters = std::int64_t{1} << 31;
 
+// The MLP's gate activation: SiLU makes the feed-forward block SwiGLU (Llama, Qwen), GELU makes it
+// GeGLU (Gemma). Hugging Face's config.json calls this field hidden_act ("silu", "gelu").
+enum class Activation { kSiLU, kGELU };
+const char* activation_name(Activation a);  // "silu", "gelu"
+
 struct ModelConfig {
   int vocab_size = 1000;               // V
   int hidden_size = 128;               // C
@@ -24,6 +29,7 @@ struct ModelConfig {
   int max_position_embeddings = 256;   // longest sequence, prompt plus generated
   float rope_theta = 10000.0f;         // RoPE base
   float rms_norm_eps = 1e-6f;          // RMSNorm epsilon
+  Activation hidden_act = Activation::kSiLU;  // MLP gate: silu (SwiGLU) or gelu (GeGLU)
   bool tie_word_embeddings = true;     // lm_head shares the token-embedding matrix
   float initializer_range = 0.02f;     // std of the N(0, std) weight initialisation
   int bos_token_id = 1;
@@ -31,10 +37,6 @@ struct ModelConfig {
 
   int head_dim() const { return hidden_size / num_attention_heads; }                  // D
   int num_key_value_groups() const { return num_attention_heads / num_key_value_heads; }  // H / KV
-  // Weights of the model this config describes (embedding, layers, final norm, LM head unless tied),
-  // computed in 64 bits. Meaningful once the sizes are positive and divisible.
-  std::int64_t parameter_count() const;
-
   // Throws InvalidArgument naming the field, its value and the rule it breaks.
   void validate() const;
   std::string summary() const;  // one line, for logs and the CLI
@@ -47,7 +49,7 @@ struct ModelConfig {
   static ModelConfig stories260k();
   // The course's large config (it calls it "Qwen3-0.5B"; the numbers are Qwen2.5-0.5B's config.json):
   // vocab 151936, hidden 896, intermediate 4864, 24 layers, 14 heads, 2 KV heads, 32768 positions.
-  // For arithmetic (parameter counts, KV-cache bytes); too large to instantiate in tests.
+  // For arithmetic (lesson 05's parameter counts, KV-cache bytes); too large to instantiate in tests.
   static ModelConfig qwen2_5_0_5b();
 };
 

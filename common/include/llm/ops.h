@@ -1,5 +1,6 @@
-// ops.h — the numeric building blocks every lesson shares: linear, softmax, RMSNorm, SiLU,
-// embedding gather, argmax and cross-entropy. Each works on the last dimension and checks shapes.
+// ops.h — the numeric building blocks every lesson shares: linear, softmax, elementwise add/mul,
+// argmax and cross-entropy. What a lesson asks students to write (embedding lookup, RMSNorm, SiLU...)
+// is not here: it lives in that lesson's solution, once. Each works on the last dimension and checks shapes.
 // Implemented with Eigen where Eigen does the job (ops.cpp); no autograd, float32 only.
 #pragma once
 
@@ -23,20 +24,10 @@ Tensor softmax(Tensor x);
 void log_softmax_inplace(std::span<float> row);
 Tensor log_softmax(Tensor x);
 
-// RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.  weight: (C,)
-Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
-
-// SiLU (swish): x * sigmoid(x).
-float silu(float x);
-Tensor silu(Tensor x);
-
 // Elementwise, same shape required (no broadcasting).
 Tensor add(Tensor a, const Tensor& b);
 Tensor mul(Tensor a, const Tensor& b);
 void add_inplace(Tensor& a, const Tensor& b);
-
-// Gather rows of table (V, C) for ids (B, T) -> (B, T, C). Ids outside [0, V) are InvalidArgument.
-Tensor embedding(const IdTensor& ids, const Tensor& table);
 
 // Index of the largest value; ties go to the lowest index. NaN is an InvalidArgument.
 Index argmax(std::span<const float> values);

@@ -25,7 +25,7 @@
 #include "llm/ops.h"
 #include "llm/rng.h"
 #include "llm/tensor.h"
-#include "llm/tokenizer.h"
+#include "tokenizer.h"
 #include "sampler.h"
 #include "test_support.h"
 

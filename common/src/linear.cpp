@@ -1,5 +1,5 @@
-// layers.cpp — Linear and Embedding.
-#include "layers.h"
+// linear.cpp — Linear and the normal initialisation.
+#include "llm/linear.h"
 
 #include "llm/ops.h"
 
@@ -17,12 +17,5 @@ Linear Linear::random(Index out_features, Index in_features, Rng& rng, float std
 
 Tensor Linear::forward(const Tensor& x) const { return linear(x, *weight); }
 
-Embedding Embedding::random(Index vocab, Index hidden, Rng& rng, float std) {
-  Tensor w(Shape{vocab, hidden});
-  fill_normal(w, rng, std);
-  return Embedding(std::move(w));
-}
-
-Tensor Embedding::forward(const IdTensor& ids) const { return embedding(ids, *weight); }
 
 }  // namespace llm

@@ -1,5 +1,9 @@
-// kv_cache.cpp — LayerKVCache and KVCache.
+// given.cpp — lesson 02, given: everything of the KV cache except append() (yours, step 5) — its
+// allocation, crop, copies for inspection, byte counts and the model-level KVCache — and the
+// Attention constructor, which draws the four projections.
 #include "kv_cache.h"
+
+#include "attention.h"
 
 #include <algorithm>
 
@@ -16,32 +20,6 @@ static Shape checked_cache_shape(Index batch, Index n_kv_heads, Index capacity, 
 LayerKVCache::LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim)
     : v_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim)),
       k_(Shape{batch, n_kv_heads, head_dim, capacity}) {}  // keys transposed: (D, capacity) per head
-
-void LayerKVCache::append(const Tensor& k_new, const Tensor& v_new) {
-  const Index B = batch(), KV = num_kv_heads(), D = head_dim();
-  if (k_new.rank() != 3 || k_new.size(0) != B || k_new.size(2) != KV * D)
-    fail<ShapeError>("new keys have shape ", k_new.shape().str(), ", the cache expects (", B, ", T, ",
-                     KV * D, ")");
-  if (!(v_new.shape() == k_new.shape()))
-    fail<ShapeError>("new values ", v_new.shape().str(), " and keys ", k_new.shape().str(), " differ");
-  const Index T = k_new.size(1);
-  if (length_ + T > capacity())
-    fail<InvalidArgument>("KV cache overflow: ", length_, " cached + ", T, " new positions exceed capacity ",
-                          capacity());
-  // Scatter (B, T, KV*D) into the per-head blocks: V (capacity, D) row by row, K (D, capacity) column
-  // by column.
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t) {
-      const float* k_src = k_new.row(b, t).data();
-      const float* v_src = v_new.row(b, t).data();
-      for (Index h = 0; h < KV; ++h) {
-        // Keys go into column (length + t) of the head's (D, capacity) block; values into a row.
-        for (Index d = 0; d < D; ++d) k_(b, h, d, length_ + t) = k_src[h * D + d];
-        std::copy_n(v_src + h * D, D, &v_(b, h, length_ + t, 0));
-      }
-    }
-  length_ += T;
-}
 
 void LayerKVCache::crop(Index length) {
   if (length < 0 || length > length_)
@@ -135,6 +113,19 @@ std::size_t kv_cache_bytes(const ModelConfig& config, Index positions, Index bat
       fail<InvalidArgument>("kv_cache_bytes: ", positions, " positions x batch ", batch,
                             " overflows 64 bits of bytes");
   return total;
+}
+
+Attention::Attention(const ModelConfig& config, Rng& rng)
+    : num_heads_(config.num_attention_heads),
+      num_kv_heads_(config.num_key_value_heads),
+      head_dim_(config.head_dim()) {
+  const Index C = config.hidden_size, hd = num_heads_ * head_dim_, kvd = num_kv_heads_ * head_dim_;
+  const float std = config.initializer_range;
+  // Drawn in this order (q, k, v, o) so a seed gives the same weights in every build.
+  q_proj = Linear::random(hd, C, rng, std);
+  k_proj = Linear::random(kvd, C, rng, std);
+  v_proj = Linear::random(kvd, C, rng, std);
+  o_proj = Linear::random(C, hd, rng, std);
 }
 
 }  // namespace llm

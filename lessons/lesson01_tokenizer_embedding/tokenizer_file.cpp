@@ -1,5 +1,7 @@
-// tokenizer.cpp — llama2.c's BPE tokenizer: tok512.bin loading, best-score merge encoding, decoding.
-#include "llm/tokenizer.h"
+// tokenizer_file.cpp — lesson 01, given: reading llama2.c's tokenizer file (tok512.bin), building a
+// tokenizer from pieces, and the lookups and helpers encode/decode need. Encoding and decoding
+// themselves are the exercise (tokenizer.cpp).
+#include "tokenizer.h"
 
 #include <algorithm>
 #include <bit>
@@ -11,7 +13,7 @@
 #include <system_error>
 #include <utility>
 
-#include "binary_file.h"
+#include "llm/binary_file.h"
 #include "llm/errors.h"
 
 namespace llm {
@@ -41,15 +43,6 @@ int hex_value(char c) {
   return -1;
 }
 
-// The byte a "<0xHH>" piece stands for. Either hex case is accepted when decoding (llama2.c parses
-// with %X), even though loading insists on the uppercase spelling.
-std::optional<unsigned char> parse_byte_piece(std::string_view p) {
-  if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return std::nullopt;
-  const int hi = hex_value(p[3]), lo = hex_value(p[4]);
-  if (hi < 0 || lo < 0) return std::nullopt;
-  return static_cast<unsigned char>(hi * 16 + lo);
-}
-
 // Printable form of a piece for error messages (a corrupt file's "piece" can be any bytes).
 std::string printable(std::string_view s) {
   std::string out = "\"";
@@ -64,28 +57,6 @@ std::string printable(std::string_view s) {
   }
   if (s.size() > 32) out += "...";
   return out + "\"";
-}
-
-// Length of the UTF-8 sequence starting at text[i], or 0 when the bytes there are not a well-formed
-// lead byte followed by its continuation bytes (stray continuation byte, bad lead, truncated
-// sequence). Overlong forms and surrogates are not rejected: no vocabulary holds them as pieces, so
-// their lookup fails and they fall back to one token per byte — the same result as rejecting them.
-size_t utf8_length(std::string_view text, size_t i) {
-  const auto c = static_cast<unsigned char>(text[i]);
-  size_t n = 0;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    n = 2;
-  else if (c >= 0xE0 && c <= 0xEF)
-    n = 3;
-  else if (c >= 0xF0 && c <= 0xF4)
-    n = 4;
-  else
-    return 0;
-  if (i + n > text.size()) return 0;
-  for (size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
-  return n;
 }
 
 template <typename T>
@@ -210,95 +181,43 @@ float Tokenizer::score(std::int32_t id) const {
   return scores_[static_cast<size_t>(id)];
 }
 
-std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
-  const bool byte_fallback =
-      vocab_size() >= kFirstByteToken + kByteTokens && pieces_[kFirstByteToken] == "<0x00>";
-  std::vector<std::int32_t> toks;
-  toks.reserve(text.size() + 1);
-  auto push_bytes = [&](std::string_view bytes) {
-    for (unsigned char b : bytes) toks.push_back(byte_fallback ? kFirstByteToken + b : kUnk);
-  };
-  std::string key;
-  auto push_symbol = [&](std::string_view symbol) {
-    key.assign(symbol);
-    const auto it = lookup_.find(key);
-    if (it != lookup_.end()) {
-      toks.push_back(it->second);
-    } else {
-      push_bytes(symbol);
-    }
-  };
-
-  // SentencePiece's "dummy prefix": the model was trained on text that starts with a space, so
-  // "Once" at the start is encoded like " Once" in the middle of a sentence.
-  if (!text.empty()) push_symbol(" ");
-  for (size_t i = 0; i < text.size();) {
-    const size_t n = utf8_length(text, i);
-    if (n == 0) {
-      push_bytes(text.substr(i, 1));  // a malformed byte stands alone, as its byte token
-      ++i;
-    } else {
-      push_symbol(text.substr(i, n));
-      i += n;
-    }
-  }
-
-  // BPE merges: repeatedly merge the adjacent pair whose concatenation is the best-scoring piece.
-  // merged[k] caches the piece id of toks[k] + toks[k+1] (or -1), so after a merge only the two
-  // neighbouring pairs are looked up again; each round is then a scan over cached scores.
-  auto pair_id = [&](size_t k) -> std::int32_t {
-    const std::string& a = pieces_[static_cast<size_t>(toks[k])];
-    const std::string& b = pieces_[static_cast<size_t>(toks[k + 1])];
-    if (static_cast<int>(a.size() + b.size()) > max_piece_length_) return -1;  // no piece that long
-    key.assign(a);
-    key.append(b);
-    const auto it = lookup_.find(key);
-    return it == lookup_.end() ? -1 : it->second;
-  };
-  std::vector<std::int32_t> merged(toks.empty() ? 0 : toks.size() - 1);
-  for (size_t k = 0; k < merged.size(); ++k) merged[k] = pair_id(k);
-  for (;;) {
-    std::int32_t best = -1;
-    size_t best_k = 0;
-    for (size_t k = 0; k < merged.size(); ++k) {
-      // Strictly greater: on a tie the leftmost pair wins.
-      if (merged[k] >= 0 &&
-          (best < 0 || scores_[static_cast<size_t>(merged[k])] > scores_[static_cast<size_t>(best)])) {
-        best = merged[k];
-        best_k = k;
-      }
-    }
-    if (best < 0) break;
-    toks[best_k] = best;
-    toks.erase(toks.begin() + static_cast<std::ptrdiff_t>(best_k) + 1);
-    merged.erase(merged.begin() + static_cast<std::ptrdiff_t>(best_k));
-    if (best_k > 0) merged[best_k - 1] = pair_id(best_k - 1);
-    if (best_k < merged.size()) merged[best_k] = pair_id(best_k);
-  }
-
-  // BOS/EOS are added around the merged text rather than before merging: they are control tokens
-  // and must never be merged into a piece.
-  if (bos) toks.insert(toks.begin(), kBos);
-  if (eos) toks.push_back(kEos);
-  return toks;
+// Either hex case is accepted when decoding (llama2.c parses with %X), even though loading insists
+// on the uppercase spelling.
+std::optional<unsigned char> Tokenizer::parse_byte_piece(std::string_view p) {
+  if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return std::nullopt;
+  const int hi = hex_value(p[3]), lo = hex_value(p[4]);
+  if (hi < 0 || lo < 0) return std::nullopt;
+  return static_cast<unsigned char>(hi * 16 + lo);
 }
 
-std::string Tokenizer::decode_piece(std::int32_t prev, std::int32_t token) const {
-  std::string_view p = piece(token);
-  // The dummy-prefix space of the first word is an encoding artefact, not part of the text.
-  if (prev == kBos && !p.empty() && p.front() == ' ') p.remove_prefix(1);
-  if (const auto byte = parse_byte_piece(p)) return std::string(1, static_cast<char>(*byte));
-  return std::string(p);
+// Overlong forms and surrogates are not rejected: no vocabulary holds them as pieces, so
+// their lookup fails and they fall back to one token per byte — the same result as rejecting them.
+std::size_t Tokenizer::utf8_length(std::string_view text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  size_t n = 0;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4;
+  else
+    return 0;
+  if (i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
 }
 
-std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const {
-  std::string out;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] == kBos) continue;  // BOS prints nothing; it only affects the next token's space
-    const std::int32_t prev = i == 0 ? ids[i] : ids[i - 1];
-    out += decode_piece(prev, ids[i]);
-  }
-  return out;
+std::optional<std::int32_t> Tokenizer::find(std::string_view piece) const {
+  const auto it = lookup_.find(std::string(piece));
+  if (it == lookup_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Tokenizer::has_byte_fallback() const {
+  return vocab_size() >= kFirstByteToken + kByteTokens && pieces_[kFirstByteToken] == "<0x00>";
 }
 
 }  // namespace llm

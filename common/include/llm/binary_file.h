@@ -1,4 +1,4 @@
-// binary_file.h — internal to common/src: open a model file for binary reading, with the IoErrors both
+// binary_file.h — for the loaders (common/src, lesson 01's tokenizer file reader): open a model file for binary reading, with the IoErrors both
 // loaders need (a directory, a file that cannot be opened, one whose size cannot be read).
 #pragma once
 

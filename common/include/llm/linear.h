@@ -1,6 +1,6 @@
-// layers.h — the two weight-holding primitives every block is made of: Linear and Embedding.
-// Weights live behind shared_ptr so that one matrix can serve two roles (tied embeddings / LM head)
-// without a copy. No bias terms: Llama has none.
+// linear.h — Linear, the weight-holding primitive every block is made of (PyTorch's nn.Linear without
+// a bias: Llama has none), and the N(0, std^2) initialisation. Given, like nn.Linear: no lesson asks for
+// it. The weight lives behind shared_ptr so one matrix can serve two roles (tied embedding / LM head).
 #pragma once
 
 #include <memory>
@@ -24,18 +24,6 @@ struct Linear {
   Tensor forward(const Tensor& x) const;  // (..., in) -> (..., out)
 };
 
-// Token embedding: a lookup of rows of a (vocab, hidden) table.
-struct Embedding {
-  std::shared_ptr<Tensor> weight;  // (V, C)
-
-  Embedding() = default;
-  explicit Embedding(Tensor w) : weight(std::make_shared<Tensor>(std::move(w))) {}
-  static Embedding random(Index vocab, Index hidden, Rng& rng, float std);
-
-  Index num_embeddings() const { return weight->size(0); }
-  Index embedding_dim() const { return weight->size(1); }
-  Tensor forward(const IdTensor& ids) const;  // (B, T) -> (B, T, C)
-};
 
 // Fill a tensor with N(0, std^2) draws from rng, in row-major order.
 void fill_normal(Tensor& t, Rng& rng, float std);

@@ -1,16 +1,11 @@
-// decoder_layer.cpp — the pre-norm residual block.
+// decoder_layer.cpp — lesson 03 reference, step 4: the pre-norm residual block.
 #include "decoder_layer.h"
 
 #include "llm/ops.h"
 
 namespace llm {
 
-DecoderLayer::DecoderLayer(const ModelConfig& config, Rng& rng)
-    : input_layernorm(config.hidden_size, config.rms_norm_eps),
-      self_attn(config, rng),
-      post_attention_layernorm(config.hidden_size, config.rms_norm_eps),
-      mlp(config, rng) {}
-
+// Step 4.
 Tensor DecoderLayer::forward(const Tensor& x, const IdTensor& positions, const Tensor* mask, LayerKVCache* cache,
                              const RotaryEmbedding& rope) const {
   // Normalise *before* each sub-block and add its output back to the untouched residual stream.

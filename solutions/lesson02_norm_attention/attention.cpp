@@ -1,30 +1,72 @@
-// attention.cpp — grouped-query attention over the KV cache.
+// attention.cpp — lesson 02 reference, steps 3, 4 and 6: scaled dot-product attention written the
+// clear way, repeat_kv, and grouped-query attention over the KV cache written the fast way.
+// Attention::forward could be repeat_kv + scaled_dot_product_attention over the cache's key_states()
+// (a test checks that it equals exactly that). It instead reads the cache in place, keys transposed,
+// and shares KV heads by index arithmetic: no copy of the past per step, which is what keeps a decode
+// step cheap at long contexts (docs/benchmarks.md).
 //
 // Legend: B batch, T new tokens, P cached positions, S = P + T keys, C hidden, H query heads,
 // KV key/value heads, D head_dim, G = H / KV query heads per KV head.
 #include "attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include "llm/eigen_view.h"
+#include "llm/errors.h"
 
 namespace llm {
 
-Attention::Attention(const ModelConfig& config, Rng& rng)
-    : num_heads_(config.num_attention_heads),
-      num_kv_heads_(config.num_key_value_heads),
-      head_dim_(config.head_dim()) {
-  const Index C = config.hidden_size, std_h = num_heads_ * head_dim_, kv = num_kv_heads_ * head_dim_;
-  const float std = config.initializer_range;
-  q_proj = Linear::random(std_h, C, rng, std);
-  k_proj = Linear::random(kv, C, rng, std);
-  v_proj = Linear::random(kv, C, rng, std);
-  o_proj = Linear::random(C, std_h, rng, std);
+// Step 3: the definition, loop by loop.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask) {
+  if (q.rank() != 4 || k.rank() != 4 || !(k.shape() == v.shape()))
+    fail<ShapeError>("attention: q ", q.shape().str(), ", k ", k.shape().str(), ", v ", v.shape().str(),
+                     " must be (B, H, T, D), (B, H, S, D), (B, H, S, D)");
+  const Index B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), S = k.size(2);
+  if (k.size(0) != B || k.size(1) != H || k.size(3) != D)
+    fail<ShapeError>("attention: q ", q.shape().str(), " and k ", k.shape().str(),
+                     " disagree on batch, heads or head_dim");
+  if (mask && !(mask->shape() == Shape{B, T, S}))
+    fail<ShapeError>("attention mask has shape ", mask->shape().str(), ", expected (", B, ", ", T, ", ", S, ")");
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  Tensor out(Shape{B, H, T, D});      // (B, H, T, D)
+  std::vector<float> w(static_cast<size_t>(S));  // (S) one query's weights
+  for (Index b = 0; b < B; ++b)
+    for (Index h = 0; h < H; ++h)
+      for (Index t = 0; t < T; ++t) {
+        const float* qt = &q(b, h, t, 0);
+        float max = -std::numeric_limits<float>::infinity();
+        for (Index s = 0; s < S; ++s) {
+          float dot = 0.0f;
+          for (Index d = 0; d < D; ++d) dot += qt[d] * k(b, h, s, d);
+          w[static_cast<size_t>(s)] = dot * scale + (mask ? (*mask)(b, t, s) : 0.0f);
+          max = std::max(max, w[static_cast<size_t>(s)]);
+        }
+        if (max == -std::numeric_limits<float>::infinity()) continue;  // nothing visible: zeros
+        float sum = 0.0f;
+        for (float& x : w) sum += x = std::exp(x - max);  // exp(-inf) = 0 drops masked keys
+        float* ot = &out(b, h, t, 0);
+        for (Index s = 0; s < S; ++s)
+          for (Index d = 0; d < D; ++d) ot[d] += w[static_cast<size_t>(s)] / sum * v(b, h, s, d);
+      }
+  return out;
 }
 
-// A (rows, D) view of one head inside a (rows, n_heads*D) activation: rows are n_heads*D apart.
+// Step 4.
+Tensor repeat_kv(const Tensor& x, Index n_rep) {
+  if (x.rank() != 4) fail<ShapeError>("repeat_kv input must be (B, KV, S, D), got ", x.shape().str());
+  if (n_rep < 1) fail<InvalidArgument>("repeat_kv: n_rep = ", n_rep, " must be >= 1");
+  const Index B = x.size(0), KV = x.size(1), S = x.size(2), D = x.size(3);
+  Tensor out(Shape{B, KV * n_rep, S, D});  // (B, H, S, D)
+  for (Index b = 0; b < B; ++b)
+    for (Index h = 0; h < KV * n_rep; ++h) std::copy_n(&x(b, h / n_rep, 0, 0), S * D, &out(b, h, 0, 0));
+  return out;
+}
+
+// Step 6. A (rows, D) view of one head inside a (rows, n_heads*D) activation: rows are n_heads*D apart.
 using HeadMap = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
 using ConstHeadMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
 
