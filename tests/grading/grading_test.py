@@ -28,7 +28,8 @@ import gradelib as gl  # noqa: E402
 GRADE = [sys.executable, str(REPO / "tools" / "grade" / "grade.py")]
 # The tools run as on a machine without PYTHONDONTWRITEBYTECODE: they must not leave __pycache__ behind.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-LESSON = next(ls for ls in gl.discover_lessons() if ls.name == "lesson04")
+LESSONS = gl.discover_lessons()
+LESSON = next(ls for ls in LESSONS if ls.name == "lesson04")  # the lesson most scenarios break on purpose
 
 
 class Failure(Exception):
@@ -45,14 +46,21 @@ def check(cond: bool, what: str, context: str = "") -> None:
 # Generated submissions
 # ---------------------------------------------------------------------------------------------
 
-def lessons_copy(dest: Path, stubs: dict[str, bytes]) -> Path:
-    """A student's copy of lessons/: the lesson folder with its headers, given.cpp, tests, and these stubs."""
+def lessons_copy(dest: Path, stubs: dict[str, bytes], others: str = "absent") -> Path:
+    """A student's copy of lessons/: lesson 04's folder with its headers, given.cpp, tests, and these stubs.
+    others: "absent" (the other lessons are not submitted) or "reference" (their folders hold the reference)."""
     if dest.exists():
         shutil.rmtree(dest)
-    folder = dest / LESSON.dir
-    shutil.copytree(REPO / "lessons" / LESSON.dir, folder, ignore=shutil.ignore_patterns("bench", "*.md"))
-    for name, data in stubs.items():
-        (folder / name).write_bytes(data)
+    folders = {LESSON.dir: stubs}
+    if others == "reference":
+        for ls in LESSONS:
+            if ls.name != LESSON.name:
+                folders[ls.dir] = {s: (REPO / "solutions" / ls.dir / s).read_bytes() for s in ls.stubs}
+    for lesson_dir, files in folders.items():
+        folder = dest / lesson_dir
+        shutil.copytree(REPO / "lessons" / lesson_dir, folder, ignore=shutil.ignore_patterns("bench", "*.md"))
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
     return dest
 
 
@@ -181,8 +189,13 @@ def gl_name(path: Path) -> str:
     return grade_module.submission_name(path)
 
 
-def cases(result: dict, suite: str | None = None) -> list[dict]:
-    return [c for ls in result["lessons"] for s in ls["suites"] if suite in (None, s["suite"]) for c in s["cases"]]
+def cases(result: dict, suite: str | None = None, lesson: str | None = None) -> list[dict]:
+    return [c for ls in result["lessons"] if lesson in (None, ls["lesson"])
+            for s in ls["suites"] if suite in (None, s["suite"]) for c in s["cases"]]
+
+
+def lesson_result(result: dict, name: str = "lesson04") -> dict:
+    return next(ls for ls in result["lessons"] if ls["lesson"] == name)
 
 
 def check_junit(path: Path, result: dict) -> None:
@@ -304,7 +317,7 @@ def scenario_pristine(work: Path, _a) -> None:
 
 
 def scenario_reference(work: Path, _a) -> None:
-    sub = lessons_copy(work / "subs" / "reference", reference_stubs())
+    sub = lessons_copy(work / "subs" / "reference", reference_stubs(), others="reference")
     # Without stories260K (offline, no LLM_REQUIRE_MODEL) its cases are skipped and left out of the total.
     no_model = gl.model_dir() is None and os.environ.get("LLM_REQUIRE_MODEL", "") in ("", "0")
     weights = work / "weights-reference.toml"
@@ -318,10 +331,13 @@ def scenario_reference(work: Path, _a) -> None:
     lost = [c for c in cases(result) if c["status"] != "passed" and not (no_model and c["status"] == "skipped")]
     check(not lost, "the reference passes every case", "\n".join(f"{c['id']}: {c['reason']}" for c in lost))
     counted = [c for c in cases(result) if c["status"] == "passed"]
-    expected = sum({"basic": 1, "advanced": 2, "hidden": 0.5}[c["id"].split("/")[1]] for c in counted)
+    # The weights file: lesson04's advanced cases 2, its hidden ones 0.5, every other case the default 1.
+    expected = sum({"advanced": 2, "hidden": 0.5}.get(c["id"].split("/")[1], 1) if c["id"].startswith("lesson04/")
+                   else 1 for c in counted)
     check(result["points"] == result["max_points"] == expected > 0,
-          f"full score, with the weights file's points (advanced 2, hidden 0.5: {expected:g})", out)
-    lesson = result["lessons"][0]
+          f"full score, with the weights file's points (lesson04 advanced 2, hidden 0.5: {expected:g})", out)
+    check(len(result["lessons"]) == len(LESSONS) >= 5, "every lesson is graded", out)
+    lesson = lesson_result(result)
     check([s["suite"] for s in lesson["suites"]] == ["basic", "advanced", "hidden"], "basic, advanced and hidden "
           "subtotals", out)
     check_junit(work / "out" / "reference" / "junit.xml", result)
@@ -330,7 +346,7 @@ def scenario_reference(work: Path, _a) -> None:
 def scenario_crash_hang(work: Path, _a) -> None:
     sub = lessons_copy(work / "subs" / "crash-and-hang", crash_and_hang_stubs())
     result, out = grade(work, sub, "--suites", "basic", "--timeout", "3", "--hidden", str(hidden_dir(work)))
-    basic = cases(result, "basic")
+    basic = cases(result, "basic", "lesson04")
     by = {st: [c for c in basic if c["status"] == st] for st in ("passed", "crashed", "timeout", "failed")}
     segv = [c for c in by["crashed"] if "SIGSEGV" in c["reason"]]
     abrt = [c for c in by["crashed"] if "SIGABRT" in c["reason"] and "escaped on purpose" in c["reason"]]
@@ -343,18 +359,20 @@ def scenario_crash_hang(work: Path, _a) -> None:
           "every other case is still graded and passes", out)
     early = [c for c in basic if re.match(r"step [1-5]:", c["case"])]
     check(early and all(c["status"] == "passed" for c in early), "the steps before sampling all pass", out)
-    check(result["points"] == len(by["passed"]), "the score counts exactly the passing cases", out)
+    check(result["points"] == len(by["passed"]), "the score counts exactly the passing cases (the lessons not "
+          "submitted score 0)", out)
     check("CRASH" in out and "TIMEOUT" in out, "the table shows CRASH and TIMEOUT", out)
 
 
 def scenario_not_compiling(work: Path, _a) -> None:
     sub = lessons_copy(work / "subs" / "does-not-compile", broken_stubs())
     result, out = grade(work, sub, "--timeout", "20", "--hidden", str(hidden_dir(work)))
-    lesson = result["lessons"][0]
+    lesson = lesson_result(result)
     check(lesson["status"] == "does not compile", "the lesson is marked as not compiling", out)
     check("causal_lm.cpp" in lesson["first_error"] and "error" in lesson["first_error"],
           "the compiler's first error names the student's file", lesson["first_error"])
-    check(all(c["status"] == "not built" and c["points"] == 0 for c in cases(result)), "its cases are lost", out)
+    check(all(c["status"] == "not built" and c["points"] == 0 for c in cases(result, lesson="lesson04")),
+          "its cases are lost", out)
     check(result["max_points"] > 0 and len(cases(result, "hidden")) == 2,
           "the total is still known, hidden cases included", out)
     check("does not compile: submission:" in out, "the report shows the error", out)
@@ -386,7 +404,7 @@ def scenario_batch(work: Path, _a) -> None:
           "bob (sampler only) gets the sampler cases and loses the model cases", str(rows))
     check(rows["bob"]["lesson04_basic"] == rows["bob"]["points"], "per-suite columns", str(rows))
     bob = json.loads((work / "out-batch" / "bob" / "results.json").read_text())
-    check(bob["lessons"][0]["files"]["causal_lm.cpp"].startswith("missing"), "the missing file is reported", out)
+    check(lesson_result(bob)["files"]["causal_lm.cpp"].startswith("missing"), "the missing file is reported", out)
 
 
 def scenario_progress(work: Path, _a) -> None:
@@ -461,9 +479,46 @@ def scenario_compare(work: Path, a) -> None:
           out)
 
 
+def scenario_compare_probes(work: Path, a) -> None:
+    """compare for a probe lesson (lesson 02): the reference against itself, the stubs, a changed value, a crash."""
+    compare = [sys.executable, str(REPO / "tools" / "grade" / "compare.py"), "lesson02"]
+    ref = a.reference_dump
+
+    def run(student: Path) -> tuple[int, str]:
+        p = subprocess.run(compare + ["--student-exe", str(student), "--reference-exe", str(ref)],
+                           capture_output=True, text=True, env=ENV)
+        return p.returncode, p.stdout + p.stderr
+
+    rc, out = run(ref)
+    check(rc == 0 and "MATCH: your code computes" in out and "DIFFERENT" not in out,
+          "the reference against itself matches on every probe", out)
+    rc, out = run(a.student_dump)
+    if "not implemented yet" in out:
+        check(rc == 1 and "Traceback" not in out and re.search(r"not implemented yet: lesson02 step 1:", out),
+              "an unfinished step is named per probe, without a stack trace", out)
+    lines = subprocess.run([str(ref)], capture_output=True, text=True).stdout.splitlines()
+    objs = [json.loads(x) for x in lines]
+    target = next(o for o in objs if o.get("probe", "").startswith("repeat_kv"))
+    target["values"][5] = float(target["values"][5]) + 0.25
+    fake = work / "fake_probes.sh"
+    fake.write_text("#!/bin/sh\ncat <<'EOF'\n" + "\n".join(json.dumps(o) for o in objs) + "\nEOF\n")
+    fake.chmod(0o755)
+    rc, out = run(fake)
+    check(rc == 1 and re.search(r"repeat_kv.*max \|yours - reference\| = 0\.25 at index 5.*DIFFERENT", out),
+          "a changed value is shown with its probe, size and index", out)
+    cut = next(i for i, o in enumerate(objs) if o.get("start", "").startswith("GQA attention"))
+    crash = work / "fake_probes_crash.sh"
+    crash.write_text("#!/bin/sh\n" + "".join(f"echo '{json.dumps(o)}'\n" for o in objs[:cut + 1]) + "kill -SEGV $$\n")
+    crash.chmod(0o755)
+    rc, out = run(crash)
+    check(rc == 1 and re.search(r"GQA attention, no mask.*your code crashed with SIGSEGV here", out)
+          and "did not run (crashed with SIGSEGV earlier)" in out, "a crash is blamed on the probe that was running", out)
+
+
 SCENARIOS = {"units": scenario_units, "pristine": scenario_pristine, "reference": scenario_reference,
              "crash-and-hang": scenario_crash_hang, "does-not-compile": scenario_not_compiling,
-             "batch": scenario_batch, "progress": scenario_progress, "compare": scenario_compare}
+             "batch": scenario_batch, "progress": scenario_progress, "compare": scenario_compare,
+             "compare-probes": scenario_compare_probes}
 
 
 def main() -> int:

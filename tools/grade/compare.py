@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-# compare.py — `./llm compare lesson04`: run the student's CausalLM and the reference on the same prompt,
-# config and seed, in two processes (tools/grade/compare_dump.cpp linked twice), and show side by side
-# the logits per position, the KV cache sizes and the generated tokens, with the first divergence.
+# compare.py — `./llm compare lessonNN`: run the student's code and the reference on the same inputs in two
+# processes and show the differences side by side.
+#   lesson04: CausalLM on one prompt, config and seed (tools/grade/compare_dump.cpp linked twice): the
+#             logits per position, the KV cache sizes and the generated tokens, with the first divergence.
+#   others:   named probes, one call into the lesson's code each on seeded inputs
+#             (tools/grade/probes_lessonNN.cpp linked twice): per probe, match or the largest difference.
 # An unfinished step is reported as such ("your forward() is not implemented yet: lesson04 step 4 ..."),
 # a crash or a hang of the student's code by its signal or time, never as a stack trace.
 from __future__ import annotations
@@ -21,7 +24,7 @@ from gradelib import REPO, InfraError, UsageError  # noqa: E402
 STAGES = ("setup", "model", "forward", "generate", "done")
 WHAT = {"model": "CausalLM constructor (step 1)", "forward": "forward() (steps 2-5)",
         "generate": "generate() (steps 6-13)"}
-SUPPORTED = ("lesson04",)
+MODEL_LESSON = "lesson04"  # the one lesson compared as a whole model; the others by probes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,14 +225,135 @@ def compare(student: dict, reference: dict, tol: float, out=print) -> bool:
     return ok
 
 
+# ---------------------------------------------------------------------------------------------
+# The probe programs (every lesson but lesson 04)
+# ---------------------------------------------------------------------------------------------
+
+def probe_programs(lesson: str, build_dir: Path, no_build: bool) -> tuple[Path, Path]:
+    base = build_dir / "tools" / "grade"
+    student, reference = base / f"compare_probes_{lesson}_student", base / f"compare_probes_{lesson}_reference"
+    if no_build:
+        return student, reference
+    if not (build_dir / "build.ninja").is_file():
+        r = gl.run(["cmake", "--preset", "dev"], cwd=REPO)
+        if r.rc != 0:
+            raise InfraError(f"configuring {build_dir} failed:\n{gl.first_error(r.out)}")
+    r = gl.run(["cmake", "--build", str(build_dir), "--target", reference.name])
+    if r.rc != 0:
+        raise InfraError(f"the reference probe program does not build:\n{gl.first_error(r.out)}")
+    r = gl.run(["cmake", "--build", str(build_dir), "--target", student.name])
+    if r.rc != 0:
+        print("your code does not compile yet; the first error:\n  " + gl.first_error(r.out, {str(REPO) + "/": ""}))
+        print(f"(the whole output: cmake --build {build_dir} --target {student.name})")
+        raise SystemExit(1)
+    return student, reference
+
+
+def run_probes(exe: Path, timeout: float) -> dict:
+    """{'probes': {name: object}, 'order': [names], 'running': probe started without a result, 'problem': ''}."""
+    r = gl.run([str(exe)], timeout=timeout)
+    probes: dict[str, dict] = {}
+    order: list[str] = []
+    running = None
+    done = False
+    for line in r.out.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "start" in obj:
+            running = obj["start"]
+        elif "probe" in obj:
+            probes[obj["probe"]] = obj
+            order.append(obj["probe"])
+            running = None
+        elif obj.get("done"):
+            done = True
+    problem = ""
+    if not done:
+        if r.timed_out:
+            problem = f"did not finish within {timeout:g} s (an endless loop?)"
+        elif r.rc < 0:
+            try:
+                problem = f"crashed with {signal.Signals(-r.rc).name}"
+            except ValueError:
+                problem = f"crashed with signal {-r.rc}"
+        else:
+            problem = f"stopped with exit status {r.rc}"
+    return {"probes": probes, "order": order, "running": running, "problem": problem, "raw": r.out}
+
+
+def probe_difference(mine: dict, ref: dict, tol: float) -> str | None:
+    """None when the probe's outputs agree; else a short description of the first difference."""
+    for key in ("ints", "text"):
+        if mine.get(key) != ref.get(key):
+            a, b = mine.get(key), ref.get(key)
+            if isinstance(a, list) and isinstance(b, list):
+                if len(a) != len(b):
+                    return f"{len(a)} values, the reference has {len(b)}: yours {a[:12]}, reference {b[:12]}"
+                i = next(i for i in range(len(a)) if a[i] != b[i])
+                return f"first difference at index {i}: yours {a[i]}, reference {b[i]}"
+            return f"yours {a!r}, reference {b!r}"
+    a, b = [as_float(x) for x in mine.get("values", [])], [as_float(x) for x in ref.get("values", [])]
+    if len(a) != len(b):
+        return f"{len(a)} values, the reference has {len(b)}"
+    worst, where = 0.0, -1
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x == y:
+            continue  # equal infinities too
+        d = abs(x - y)
+        if math.isnan(d):
+            d = float("inf")
+        if d > worst:
+            worst, where = d, i
+    if worst <= tol:
+        return None
+    return f"max |yours - reference| = {worst:.3g} at index {where} (yours {a[where]:.6g}, reference {b[where]:.6g})"
+
+
+def compare_probes(student: dict, reference: dict, tol: float, out=print) -> bool:
+    if reference["problem"] or not reference["order"]:
+        raise InfraError("the reference probe program failed, which is not your code's fault:\n"
+                         + (reference["problem"] or reference["raw"][-2000:]))
+    ok = True
+    crashed_at = student["running"] if student["problem"] else None
+    out(f"{'step':>4}  {'probe':<64} result")
+    for name in reference["order"]:
+        ref = reference["probes"][name]
+        mine = student["probes"].get(name)
+        if mine is None:
+            result = (f"your code {student['problem']} here" if name == crashed_at
+                      else "did not run (" + (student["problem"] or "missing") + " earlier)" if student["problem"]
+                      else "missing from your program's output")
+        elif ref["status"] != "ok":
+            result = f"(the reference reports {ref['status']}: {ref.get('message', '')}; yours {mine['status']})"
+            if mine["status"] == ref["status"]:
+                result = f"both refuse: {mine.get('type', '')} {mine.get('message', '')}".strip()
+        elif mine["status"] == "not_implemented":
+            result = f"not implemented yet: {mine.get('message', '')}"
+        elif mine["status"] != "ok":
+            result = f"threw {mine.get('type', 'an exception')}: {mine.get('message', '')}"
+        else:
+            diff = probe_difference(mine, ref, tol)
+            result = "MATCH" if diff is None else diff
+        good = result == "MATCH" or result.startswith("both refuse")
+        ok = ok and good
+        out(f"{ref['step']:>4}  {name[:64]:<64} {result}" + ("" if good else "  <- DIFFERENT"))
+    return ok
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="llm compare",
-        description="Run your lesson code and the reference on the same prompt, config and seed and show the "
-                    "differences: logits per position, KV cache sizes, generated tokens.",
+        description="Run your lesson code and the reference on the same inputs and show the differences: for "
+                    "lesson04 the logits per position, KV cache sizes and generated tokens of one prompt; for the "
+                    "other lessons each probe (one call into your code on fixed inputs), matched or not.",
         epilog="Exit status: 0 everything matches, 1 a difference or an unfinished/failing step in your code, "
                "2 bad command line or the tools themselves failed.")
-    ap.add_argument("lesson", help="lesson04")
+    ap.add_argument("lesson", help="lesson01 .. lesson05")
     ap.add_argument("--build-dir", type=Path, default=REPO / "build" / "dev",
                     help="the build folder (default build/dev, the dev preset's)")
     ap.add_argument("--no-build", action="store_true", help="use the dump programs as they are")
@@ -249,8 +373,25 @@ def main(argv: list[str]) -> int:
     try:
         a = ap.parse_args(argv)
         lesson = gl.lesson_by_name(gl.discover_lessons(), a.lesson)
-        if lesson.name not in SUPPORTED:
-            raise UsageError(f"compare knows {', '.join(SUPPORTED)} (its dump program is lesson-specific)")
+        if lesson.name != MODEL_LESSON:
+            if a.student_exe and a.reference_exe:
+                student_exe, reference_exe = a.student_exe, a.reference_exe
+            else:
+                if not a.no_build:
+                    gl.tool_check()
+                student_exe, reference_exe = probe_programs(lesson.name, a.build_dir, a.no_build)
+            for exe in (student_exe, reference_exe):
+                if not exe.is_file():
+                    raise UsageError(f"{exe} does not exist: this lesson has no probe program, or it is not built "
+                                     "(drop --no-build)")
+            print(f"{lesson.name} compare: your code (lessons/{lesson.dir}) vs the reference, probe by probe "
+                  f"(tolerance {a.tolerance:g})")
+            reference = run_probes(reference_exe, a.timeout)
+            student = run_probes(student_exe, a.timeout)
+            same = compare_probes(student, reference, a.tolerance)
+            print("\n" + ("MATCH: your code computes what the reference computes on every probe."
+                          if same else "DIFFERENT: see the lines marked above (fix the lowest step first)."))
+            return 0 if same else 1
         if a.student_exe and a.reference_exe:
             student_exe, reference_exe = a.student_exe, a.reference_exe
         elif a.no_build:

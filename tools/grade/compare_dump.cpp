@@ -24,6 +24,7 @@
 
 #include "causal_lm.h"
 #include "cli_args.h"
+#include "grade/dump_json.h"
 #include "llm/checkpoint.h"
 #include "llm/config.h"
 #include "llm/errors.h"
@@ -31,6 +32,12 @@
 #include "tokenizer.h"
 
 namespace {
+
+using llm::dump::emit;
+using llm::dump::float_list;
+using llm::dump::list;
+using llm::dump::quote;
+using llm::dump::type_name;
 
 constexpr const char* kUsage = R"(usage: compare_dump [options]    (run by tools/grade/compare.py)
 
@@ -44,67 +51,6 @@ constexpr const char* kUsage = R"(usage: compare_dump [options]    (run by tools
   --top-k K           (default 40)     --top-p P   (default 0.9)
   --repeat-penalty R  (default 1)      -s, --seed N  sampling seed (default 42)
 )";
-
-// ---------------------------------------------------------------------------------------------
-// JSON output (one object per line; text is written as UTF-8, control characters escaped)
-// ---------------------------------------------------------------------------------------------
-
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-template <typename T>
-std::string list(const std::vector<T>& v) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << v[i];
-  out << ']';
-  return out.str();
-}
-
-std::string float_list(std::span<const float> v) {
-  std::string out = "[";
-  char buf[32];
-  for (size_t i = 0; i < v.size(); ++i) {
-    // JSON has no inf/nan: strings the driver turns back into floats.
-    if (std::isnan(v[i])) {
-      out += (i ? ",\"nan\"" : "\"nan\"");
-      continue;
-    }
-    if (std::isinf(v[i])) {
-      out += (i ? "," : "");
-      out += v[i] > 0 ? "\"inf\"" : "\"-inf\"";
-      continue;
-    }
-    std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", static_cast<double>(v[i]));
-    out += buf;
-  }
-  return out + "]";
-}
-
-void emit(const std::string& object) { std::cout << object << '\n' << std::flush; }
-
-std::string type_name(const std::exception& e) {
-  int status = 0;
-  char* demangled = abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status);
-  std::string name = status == 0 && demangled ? demangled : typeid(e).name();
-  std::free(demangled);
-  return name;
-}
 
 // Runs one stage; an exception becomes {"stage": ..., "status": "not_implemented" | "error", ...}.
 template <typename F>

@@ -1,0 +1,60 @@
+// probes.h — the dump side of `./llm compare lessonNN` for the lessons without a model to run (01, 02,
+// 03, 05): named probes, each one call into the lesson's code on fixed, seeded inputs, printed as one
+// JSON line. Each probes_lessonNN.cpp is compiled once and linked twice (the student's library and the
+// reference); compare.py pairs the probes by name. A probe announces itself before it runs, so a crash
+// is blamed on the probe that was running.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "grade/dump_json.h"
+#include "llm/errors.h"
+#include "llm/rng.h"
+#include "llm/tensor.h"
+
+namespace llm::dump {
+
+// What a probe computed: floats (compared with a tolerance), integers and text (compared exactly).
+struct ProbeResult {
+  std::vector<float> values;
+  std::vector<std::int64_t> ints;
+  std::string text;
+  bool has_text = false;
+};
+
+inline ProbeResult floats(const Tensor& t) { return {std::vector<float>(t.flat().begin(), t.flat().end()), {}, {}}; }
+inline ProbeResult floats(std::vector<float> v) { return {std::move(v), {}, {}}; }
+inline ProbeResult text(std::string s) { return {{}, {}, std::move(s), true}; }
+template <typename T>
+ProbeResult integers(const std::vector<T>& v) {
+  return {{}, std::vector<std::int64_t>(v.begin(), v.end()), {}};
+}
+
+// Runs body() -> ProbeResult; an exception becomes status not_implemented or error, never a crash.
+template <typename F>
+void probe(int step, const std::string& name, F&& body) {
+  emit("{\"start\":" + quote(name) + "}");
+  const std::string head = "{\"probe\":" + quote(name) + ",\"step\":" + std::to_string(step);
+  try {
+    const ProbeResult r = body();
+    std::string line = head + ",\"status\":\"ok\",\"values\":" + float_list(r.values) + ",\"ints\":" + list(r.ints);
+    if (r.has_text) line += ",\"text\":" + quote(r.text);
+    emit(line + "}");
+  } catch (const NotImplemented& e) {
+    emit(head + ",\"status\":\"not_implemented\",\"message\":" + quote(e.what()) + "}");
+  } catch (const std::exception& e) {
+    emit(head + ",\"status\":\"error\",\"type\":" + quote(type_name(e)) + ",\"message\":" + quote(e.what()) + "}");
+  }
+}
+
+// A (rows, cols...) tensor of N(0, 1) draws from a fixed seed: the same inputs in both programs.
+inline Tensor seeded(const Shape& shape, std::uint64_t seed, float scale = 1.0f) {
+  Rng rng(seed);
+  Tensor t(shape);
+  for (float& v : t.flat()) v = scale * rng.normal();
+  return t;
+}
+
+}  // namespace llm::dump
