@@ -24,12 +24,27 @@ struct ProbeResult {
   bool has_text = false;
 };
 
-inline ProbeResult floats(const Tensor& t) { return {std::vector<float>(t.flat().begin(), t.flat().end()), {}, {}}; }
-inline ProbeResult floats(std::vector<float> v) { return {std::move(v), {}, {}}; }
-inline ProbeResult text(std::string s) { return {{}, {}, std::move(s), true}; }
+inline ProbeResult floats(const Tensor& t) {
+  ProbeResult r;
+  r.values.assign(t.flat().begin(), t.flat().end());
+  return r;
+}
+inline ProbeResult floats(std::vector<float> v) {
+  ProbeResult r;
+  r.values = std::move(v);
+  return r;
+}
+inline ProbeResult text(std::string s) {
+  ProbeResult r;
+  r.text = std::move(s);
+  r.has_text = true;
+  return r;
+}
 template <typename T>
 ProbeResult integers(const std::vector<T>& v) {
-  return {{}, std::vector<std::int64_t>(v.begin(), v.end()), {}};
+  ProbeResult r;
+  r.ints.assign(v.begin(), v.end());
+  return r;
 }
 
 // Runs body() -> ProbeResult; an exception becomes status not_implemented or error, never a crash.
