@@ -17,7 +17,8 @@ namespace llm {
 float silu(float x);
 // GELU, the exact form: x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
 float gelu(float x);
-// The activation applied elementwise; the shape is kept.
+// The activation applied elementwise; the shape is kept. InvalidArgument naming the value when act is
+// neither kSiLU nor kGELU.
 Tensor activate(Tensor x, Activation act);
 
 struct MLP {
