@@ -31,7 +31,8 @@ Tensor repeat_kv(const Tensor& x, Index n_rep);
 class Attention {
  public:
   Attention() = default;
-  // Given: projections drawn N(0, initializer_range^2) in the order q, k, v, o.
+  // Given: validates the config (InvalidArgument, e.g. H not divisible by KV), then draws the projections
+  // N(0, initializer_range^2) in the order q, k, v, o.
   Attention(const ModelConfig& config, Rng& rng);
 
   Linear q_proj;  // (H*D, C)

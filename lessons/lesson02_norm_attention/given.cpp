@@ -115,8 +115,10 @@ std::size_t kv_cache_bytes(const ModelConfig& config, Index positions, Index bat
   return total;
 }
 
+// The config is validated first: H % KV != 0 would make query head h read a KV head h / G that does
+// not exist.
 Attention::Attention(const ModelConfig& config, Rng& rng)
-    : num_heads_(config.num_attention_heads),
+    : num_heads_((config.validate(), config.num_attention_heads)),
       num_kv_heads_(config.num_key_value_heads),
       head_dim_(config.head_dim()) {
   const Index C = config.hidden_size, hd = num_heads_ * head_dim_, kvd = num_kv_heads_ * head_dim_;

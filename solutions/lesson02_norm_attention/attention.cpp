@@ -72,6 +72,9 @@ using ConstHeadMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
 
 Tensor Attention::forward(const Tensor& x, const IdTensor& positions, const Tensor* mask, LayerKVCache* cache,
                           const RotaryEmbedding& rope) const {
+  if (num_kv_heads_ <= 0 || !q_proj.weight)
+    fail<InvalidArgument>("Attention::forward on an attention without weights (num_kv_heads = ", num_kv_heads_,
+                          "): build it with Attention(config, rng)");
   if (x.rank() != 3) fail<ShapeError>("attention input must be (B, T, C), got ", x.shape().str());
   const Index B = x.size(0), T = x.size(1), H = num_heads_, KV = num_kv_heads_, D = head_dim_;
   const Index G = H / KV;
