@@ -65,6 +65,7 @@ void check_rope_arguments(Index head_dim, Index max_positions, float theta);
 // order: out[i] = head[2i] and out[i + D/2] = head[2i + 1]. Then, for every position,
 //   rotate_half_split(P x) = P rotate_adjacent(x),
 // which is why permuting the rows of Wq and Wk (head by head) converts a checkpoint between them.
+// InvalidArgument naming the size when head is empty or of odd size.
 std::vector<float> adjacent_to_half_split(std::span<const float> head);
 
 }  // namespace llm

@@ -528,7 +528,7 @@ TEST_CASE("sampler uniform draw negative or not below one") {
 }
 
 // =============================================================================================
-// Files: load_checkpoint (common/src/checkpoint.cpp), Tokenizer::load (common/src/tokenizer.cpp)
+// Files: load_checkpoint (common/src/checkpoint.cpp), Tokenizer::load (lessons/lesson01_tokenizer_embedding/tokenizer_file.cpp)
 // =============================================================================================
 
 TEST_CASE("checkpoint shorter than its header says") {
