@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,23 @@ inline Tensor seeded(const Shape& shape, std::uint64_t seed, float scale = 1.0f)
   Tensor t(shape);
   for (float& v : t.flat()) v = scale * rng.normal();
   return t;
+}
+
+// Additive causal mask (B, T, P + T): new token t, at absolute position P + t, sees keys j <= P + t.
+inline Tensor causal_mask(Index B, Index T, Index P) {
+  Tensor m(Shape{B, T, P + T});
+  for (Index b = 0; b < B; ++b)
+    for (Index t = 0; t < T; ++t)
+      for (Index j = 0; j < P + T; ++j) m(b, t, j) = j <= P + t ? 0.0f : -std::numeric_limits<float>::infinity();
+  return m;
+}
+
+// Positions start, start + 1, ... for every row: (B, T).
+inline IdTensor positions(Index B, Index T, Index start) {
+  IdTensor p(Shape{B, T});
+  for (Index b = 0; b < B; ++b)
+    for (Index t = 0; t < T; ++t) p(b, t) = static_cast<std::int32_t>(start + t);
+  return p;
 }
 
 }  // namespace llm::dump

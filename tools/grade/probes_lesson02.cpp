@@ -1,7 +1,6 @@
 // probes_lesson02.cpp — `./llm compare lesson02`: the norms, scaled dot-product attention, repeat_kv,
 // the cache's append and grouped-query attention with and without a cache, each on fixed seeded inputs.
 // Not here: timing, the given parts of the cache (crop, byte counts).
-#include <limits>
 #include <string>
 
 #include "attention.h"
@@ -12,28 +11,6 @@
 
 using namespace llm;
 using namespace llm::dump;
-
-namespace {
-
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-// Additive causal mask (B, T, P + T): query t (absolute P + t) sees keys j <= P + t.
-Tensor causal_mask(Index B, Index T, Index P) {
-  Tensor m(Shape{B, T, P + T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t)
-      for (Index j = 0; j < P + T; ++j) m(b, t, j) = j <= P + t ? 0.0f : kNegInf;
-  return m;
-}
-
-IdTensor positions(Index B, Index T, Index start) {
-  IdTensor p(Shape{B, T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t) p(b, t) = static_cast<std::int32_t>(start + t);
-  return p;
-}
-
-}  // namespace
 
 int main() {
   emit("{\"setup\":\"ModelConfig::tiny() and seeded inputs\"}");

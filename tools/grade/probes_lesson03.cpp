@@ -2,7 +2,6 @@
 // the gated MLP (SwiGLU and GeGLU) and the decoder block with and without a cache, on seeded inputs.
 // Not here: timing, the given constructors.
 #include <algorithm>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,23 +13,6 @@ using namespace llm;
 using namespace llm::dump;
 
 namespace {
-
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-Tensor causal_mask(Index B, Index T, Index P) {  // additive (B, T, P + T)
-  Tensor m(Shape{B, T, P + T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t)
-      for (Index j = 0; j < P + T; ++j) m(b, t, j) = j <= P + t ? 0.0f : kNegInf;
-  return m;
-}
-
-IdTensor positions(Index B, Index T, Index start) {
-  IdTensor p(Shape{B, T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t) p(b, t) = static_cast<std::int32_t>(start + t);
-  return p;
-}
 
 const std::vector<float> kGrid = {-100.0f, -6.0f, -2.0f, -1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 2.0f, 6.0f, 50.0f};
 
