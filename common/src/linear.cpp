@@ -1,6 +1,7 @@
 // linear.cpp — Linear and the normal initialisation.
 #include "llm/linear.h"
 
+#include "llm/errors.h"
 #include "llm/ops.h"
 
 namespace llm {
@@ -15,7 +16,10 @@ Linear Linear::random(Index out_features, Index in_features, Rng& rng, float std
   return Linear(std::move(w));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, *weight); }
+Tensor Linear::forward(const Tensor& x) const {
+  if (!weight) fail<InvalidArgument>("Linear::forward on a Linear without a weight (default-constructed)");
+  return linear(x, *weight);
+}
 
 
 }  // namespace llm

@@ -11,6 +11,7 @@ namespace llm {
 // Step 4: a lookup is a row copy; the only thing to get right is refusing ids outside the table.
 Tensor Embedding::forward(const IdTensor& ids) const {
   if (ids.rank() != 2) fail<ShapeError>("embedding ids must be (B, T), got ", ids.shape().str());
+  if (!weight) fail<InvalidArgument>("Embedding::forward on an Embedding without a table (default-constructed)");
   const Index V = num_embeddings(), C = embedding_dim();
   Tensor out(Shape{ids.size(0), ids.size(1), C});  // (B, T, C)
   for (Index b = 0; b < ids.size(0); ++b)
