@@ -31,6 +31,7 @@ using llm::Tensor;
 
 namespace {
 
+using llm::testing::contains;
 using llm::testing::TempDir;
 
 void put_i32(std::string& bytes, std::int32_t v) { bytes.append(reinterpret_cast<const char*>(&v), 4); }
@@ -93,20 +94,8 @@ size_t synth_offset(std::uint64_t k) { return 28 + 4 * static_cast<size_t>(k); }
 // was thrown, which the CHECKs on the message then report).
 template <typename E>
 std::string load_error(const fs::path& path) {
-  try {
-    (void)llm::load_checkpoint(path);
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("load_checkpoint(" << path.string() << ") threw the wrong exception type: " << e.what());
-    return {};
-  }
-  FAIL_CHECK("load_checkpoint(" << path.string() << ") accepted a bad file");
-  return {};
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+  INFO("load_checkpoint(" << path.string() << ") must refuse this file with the expected exception type");
+  return llm::testing::error_message<E>([&] { (void)llm::load_checkpoint(path); });
 }
 
 struct LayerField {

@@ -46,11 +46,8 @@ class EnvGuard {
   std::optional<std::string> old_;
 };
 
+using llm::testing::contains;
 using llm::testing::TempDir;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::string require_error(const std::optional<fs::path>& dir) {
   try {

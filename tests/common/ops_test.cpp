@@ -12,6 +12,7 @@
 #include "llm/errors.h"
 #include "llm/ops.h"
 #include "llm/tensor.h"
+#include "test_support.h"
 
 using llm::IdTensor;
 using llm::Index;
@@ -22,16 +23,12 @@ using llm::Tensor;
 
 namespace {
 
+using llm::testing::all_finite;
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 float sum_of(std::span<const float> v) { return std::accumulate(v.begin(), v.end(), 0.0f); }
-
-bool all_finite(std::span<const float> v) {
-  for (float x : v)
-    if (!std::isfinite(x)) return false;
-  return true;
-}
 
 }  // namespace
 

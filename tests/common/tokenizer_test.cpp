@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../../lessons/lesson01_tokenizer_embedding/tests/test_vocab.h"
 #include "llm/errors.h"
 #include "test_support.h"
 #include "tokenizer.h"
@@ -29,28 +29,12 @@ using llm::Tokenizer;
 
 namespace {
 
+using lesson01_test::byte_piece;
+using lesson01_test::escaped;
+using lesson01_test::tiny_vocab;
+using lesson01_test::tok512_or_skip;
+using llm::testing::contains;
 using llm::testing::TempDir;
-
-std::string byte_piece(int b) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(b));
-  return buf;
-}
-
-// <unk>, BOS, EOS, the 256 byte pieces, then `extra` (piece, score) pairs from id 259 on.
-Tokenizer tiny_vocab(const std::vector<std::pair<std::string, float>>& extra) {
-  std::vector<std::string> pieces = {"<unk>", "\n<s>\n", "\n</s>\n"};
-  std::vector<float> scores = {0.0f, 0.0f, 0.0f};
-  for (int b = 0; b < 256; ++b) {
-    pieces.push_back(byte_piece(b));
-    scores.push_back(0.0f);
-  }
-  for (const auto& [p, s] : extra) {
-    pieces.push_back(p);
-    scores.push_back(s);
-  }
-  return Tokenizer::from_pieces(std::move(pieces), std::move(scores));
-}
 
 // A tokenizer file in the llama2.c layout, for the synthetic corrupt-file cases.
 std::string tokenizer_file(const Tokenizer& t, std::int32_t max_len) {
@@ -66,43 +50,12 @@ std::string tokenizer_file(const Tokenizer& t, std::int32_t max_len) {
   return out;
 }
 
-// Printable bytes, for failure messages.
-std::string escaped(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", static_cast<unsigned>(c));
-      out += buf;
-    }
-  }
-  return out;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
+// Loads `path` expecting exception type E, and returns its message ("" if nothing or something else
+// was thrown, which the CHECKs on the message then report).
 template <typename E>
 std::string load_error(const fs::path& path, int vocab_size) {
-  try {
-    (void)Tokenizer::load(path, vocab_size);
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("Tokenizer::load(" << path.string() << ") threw the wrong exception type: " << e.what());
-    return {};
-  }
-  FAIL_CHECK("Tokenizer::load(" << path.string() << ") accepted a bad file");
-  return {};
-}
-
-std::optional<Tokenizer> tok512_or_skip() {
-  auto files = llm::testing::model_or_skip();
-  if (!files) return std::nullopt;
-  return Tokenizer::load(files->tokenizer, 512);
+  INFO("Tokenizer::load(" << path.string() << ") must refuse this file with the expected exception type");
+  return llm::testing::error_message<E>([&] { (void)Tokenizer::load(path, vocab_size); });
 }
 
 }  // namespace
@@ -206,7 +159,7 @@ TEST_CASE("tokenizer from_pieces rejects inconsistent input") {
     (void)Tokenizer::from_pieces(pieces, std::vector<float>(pieces.size(), 0.0f));
     FAIL_CHECK("a broken byte-fallback table was accepted");
   } catch (const InvalidArgument& e) {
-    CHECK_MESSAGE(contains(e.what(), "68"), "message names piece 68 (= 0x41 + 3): " << e.what());
+    CHECK_MESSAGE(contains(e.what(), "68"), "message names piece 68 (= 0x41 + 3): " << std::string(e.what()));
   }
 }
 

@@ -5,11 +5,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
+
+#include "llm/linear.h"
 
 namespace llm::testing {
 
@@ -78,6 +82,57 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+float max_diff(const Tensor& a, const Tensor& b) {
+  const TensorDiff d = compare(a, b);
+  REQUIRE_MESSAGE(d.same_shape, "shapes " << a.shape().str() << " and " << b.shape().str() << " differ");
+  return d.max_abs;
+}
+
+bool all_finite(std::span<const float> values) {
+  return std::all_of(values.begin(), values.end(), [](float x) { return std::isfinite(x); });
+}
+
+bool all_finite(const Tensor& t) { return all_finite(t.flat()); }
+
+Tensor random_tensor(const Shape& shape, Rng& rng, float scale) {
+  Tensor t(shape);
+  fill_normal(t, rng, scale);
+  return t;
+}
+
+Tensor seeded(const Shape& shape, std::uint64_t seed, float scale) {
+  Rng rng(seed);
+  return random_tensor(shape, rng, scale);
+}
+
+Tensor causal_mask(Index B, Index T, Index P) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  Tensor mask(Shape{B, T, P + T});  // (B, T, P + T)
+  for (Index b = 0; b < B; ++b)
+    for (Index t = 0; t < T; ++t)
+      for (Index j = 0; j < P + T; ++j) mask(b, t, j) = j <= P + t ? 0.0f : -kInf;
+  return mask;
+}
+
+IdTensor positions(Index B, Index T, Index start) {
+  IdTensor pos(Shape{B, T});  // (B, T)
+  for (Index b = 0; b < B; ++b)
+    for (Index t = 0; t < T; ++t) pos(b, t) = static_cast<std::int32_t>(start + t);
+  return pos;
+}
+
+Tensor tokens(const Tensor& x, Index from, Index to) {
+  const Index B = x.size(0), X = x.size(2);
+  Tensor out(Shape{B, to - from, X});  // (B, to - from, X)
+  for (Index b = 0; b < B; ++b)
+    for (Index t = from; t < to; ++t) std::copy_n(x.row(b, t).data(), X, out.row(b, t - from).data());
+  return out;
 }
 
 }  // namespace llm::testing

@@ -206,11 +206,17 @@ class Slot:
         gl.sync_tree(hidden, self.hidden_dir)
         self.hidden_dir.mkdir(parents=True, exist_ok=True)
 
-    def configure(self, log: Path) -> None:
+    def configure(self, log: Path, lessons: list[Lesson]) -> None:
         # The per-case timeout is not configured: $LLM_CASE_TIMEOUT sets it when ctest runs.
         wanted = {"LLM_GRADING": "ON", "LLM_STUDENT_LESSONS_DIR": str(self.lessons_dir),
                   "LLM_HIDDEN_TESTS_DIR": str(self.hidden_dir)}
-        if (self.tree / "build.ninja").is_file() and all(
+        # A tree configured before the course gained a lesson (or changed one's CMakeLists.txt) has no or
+        # an old manifest for it, and the manifests are read before anything is built: configure again.
+        current = all(
+            (m := self.tree / "llm_lessons" / f"{ls.name}.json").is_file()
+            and m.stat().st_mtime >= (REPO / "lessons" / ls.dir / "CMakeLists.txt").stat().st_mtime
+            for ls in lessons)
+        if current and (self.tree / "build.ninja").is_file() and all(
                 gl.cmake_cache_value(self.tree, k) == v for k, v in wanted.items()):
             return
         cmd = ["cmake", "-S", str(REPO), "-B", str(self.tree), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Debug",
@@ -219,6 +225,10 @@ class Slot:
         r = gl.run(cmd, log=log, timeout=600)
         if r.rc != 0:
             raise InfraError(f"configuring the grading build failed (see {log}):\n{gl.first_error(r.out)}")
+        for ls in lessons:  # written only when different: mark them as checked against this configure
+            m = self.tree / "llm_lessons" / f"{ls.name}.json"
+            if m.is_file():
+                os.utime(m)
 
     def manifest(self, lesson: Lesson) -> dict:
         path = self.tree / "llm_lessons" / f"{lesson.name}.json"
@@ -268,7 +278,7 @@ def grade_one(sub: Submission, slot: Slot, opt: Options, out_dir: Path, lessons:
     started = datetime.datetime.now(datetime.timezone.utc)
 
     slot.stage(sub, lessons, opt.hidden)
-    slot.configure(build_log)
+    slot.configure(build_log, lessons)
     graded = [ls for ls in lessons if opt.lesson_filter is None or ls.name in opt.lesson_filter]
     repl = relative_paths(slot)
 

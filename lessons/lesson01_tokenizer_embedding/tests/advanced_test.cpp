@@ -11,10 +11,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <limits>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +24,7 @@
 #include "llm/tensor.h"
 #include "rope.h"
 #include "test_support.h"
+#include "test_vocab.h"
 #include "tokenizer.h"
 
 using llm::IdTensor;
@@ -41,75 +40,13 @@ using Ids = std::vector<std::int32_t>;
 
 namespace {
 
-std::string byte_piece(int b) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(b));
-  return buf;
-}
-
-// <unk>, BOS, EOS and the 256 byte pieces (ids 0..258, as in tok512), then `extra` from id 259 on.
-Tokenizer tiny_vocab(const std::vector<std::pair<std::string, float>>& extra) {
-  std::vector<std::string> pieces = {"<unk>", "\n<s>\n", "\n</s>\n"};
-  std::vector<float> scores = {0.0f, 0.0f, 0.0f};
-  for (int b = 0; b < 256; ++b) {
-    pieces.push_back(byte_piece(b));
-    scores.push_back(0.0f);
-  }
-  for (const auto& [p, s] : extra) {
-    pieces.push_back(p);
-    scores.push_back(s);
-  }
-  return Tokenizer::from_pieces(std::move(pieces), std::move(scores));
-}
-
-std::int32_t byte_id(unsigned char b) { return Tokenizer::kFirstByteToken + b; }
-
-std::string describe(const Ids& ids) {
-  std::string s = "[";
-  for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
-  return s + "]";
-}
-
-// Printable bytes, for failure messages about text that may hold newlines or invalid UTF-8.
-std::string escaped(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", static_cast<unsigned>(c));
-      out += buf;
-    }
-  }
-  return out;
-}
-
-// The message of the E that f throws ("" after a failed check when it throws nothing or another type;
-// NotImplemented is another type, so an unwritten step fails here).
-template <typename E, typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("expected a different exception type, got: " << e.what());
-    return "";
-  }
-  FAIL_CHECK("expected an exception, nothing was thrown");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::optional<Tokenizer> tok512_or_skip() {
-  auto files = llm::testing::model_or_skip();
-  if (!files) return std::nullopt;
-  return Tokenizer::load(files->tokenizer, 512);
-}
+using lesson01_test::byte_id;
+using lesson01_test::describe;
+using lesson01_test::escaped;
+using lesson01_test::tiny_vocab;
+using lesson01_test::tok512_or_skip;
+using llm::testing::contains;
+using llm::testing::error_message;
 
 // A head of n values drawn from rng, uniform in [-1, 1).
 std::vector<float> random_head(llm::Rng& rng, Index n) {

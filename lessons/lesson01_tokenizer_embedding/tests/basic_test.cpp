@@ -9,15 +9,14 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "embedding.h"
 #include "llm/errors.h"
 #include "llm/tensor.h"
 #include "rope.h"
+#include "test_vocab.h"
 #include "tokenizer.h"
 
 using llm::IdTensor;
@@ -31,35 +30,9 @@ using Ids = std::vector<std::int32_t>;
 
 namespace {
 
-std::string byte_piece(int b) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(b));
-  return buf;
-}
-
-// <unk>, BOS, EOS and the 256 byte pieces (ids 0..258, as in tok512), then `extra` from id 259 on.
-Tokenizer tiny_vocab(const std::vector<std::pair<std::string, float>>& extra) {
-  std::vector<std::string> pieces = {"<unk>", "\n<s>\n", "\n</s>\n"};
-  std::vector<float> scores = {0.0f, 0.0f, 0.0f};
-  for (int b = 0; b < 256; ++b) {
-    pieces.push_back(byte_piece(b));
-    scores.push_back(0.0f);
-  }
-  for (const auto& [p, s] : extra) {
-    pieces.push_back(p);
-    scores.push_back(s);
-  }
-  return Tokenizer::from_pieces(std::move(pieces), std::move(scores));
-}
-
-// The byte-fallback id of byte b.
-std::int32_t byte_id(unsigned char b) { return Tokenizer::kFirstByteToken + b; }
-
-std::string describe(const Ids& ids) {
-  std::string s = "[";
-  for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
-  return s + "]";
-}
+using lesson01_test::byte_id;
+using lesson01_test::describe;
+using lesson01_test::tiny_vocab;
 
 // Pieces whose pairs never form a piece, so encode() has nothing to merge: what comes out is exactly
 // the step 1 symbols. Ids: " " 259, "a" 260, "b" 261, "c" 262, "é" 263, "中" 264.

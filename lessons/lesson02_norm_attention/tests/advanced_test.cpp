@@ -37,6 +37,14 @@ using llm::Tensor;
 
 namespace {
 
+using llm::testing::all_finite;
+using llm::testing::causal_mask;
+using llm::testing::error_message;
+using llm::testing::max_diff;
+using llm::testing::positions;
+using llm::testing::random_tensor;
+using llm::testing::tokens;
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // Attention::forward and the composition below add the same products in different orders (Eigen blocks
@@ -45,54 +53,12 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // by 2.6 to 9.1 here (measured; the sharp initialisation, std 0.3, peaks the attention).
 constexpr float kTol = 1e-4f;
 
-Tensor random_tensor(const Shape& shape, llm::Rng& rng, float scale = 1.0f) {
-  Tensor t(shape);
-  for (float& v : t.flat()) v = scale * rng.normal();
-  return t;
-}
-
-// Largest |a - b|; the shapes must match (compare() reports 0 for a shape mismatch).
-float max_diff(const Tensor& a, const Tensor& b) {
-  const llm::testing::TensorDiff d = llm::testing::compare(a, b);
-  REQUIRE_MESSAGE(d.same_shape, "shapes " << a.shape().str() << " and " << b.shape().str() << " differ");
-  return d.max_abs;
-}
-
-bool all_finite(const Tensor& t) {
-  return std::all_of(t.flat().begin(), t.flat().end(), [](float x) { return std::isfinite(x); });
-}
-
 // The tiny config's attention (C 32, H 4, D 8) with `kv_heads` KV heads and sharp random weights.
 ModelConfig attention_config(int kv_heads) {
   ModelConfig cfg = ModelConfig::tiny();
   cfg.num_key_value_heads = kv_heads;
   cfg.initializer_range = 0.3f;
   return cfg;
-}
-
-// Positions start, start + 1, ... for every batch row: (B, T).
-IdTensor positions_from(Index batch, Index len, Index start) {
-  IdTensor pos(Shape{batch, len});
-  for (Index b = 0; b < batch; ++b)
-    for (Index t = 0; t < len; ++t) pos(b, t) = static_cast<std::int32_t>(start + t);
-  return pos;
-}
-
-// The additive causal mask (B, T, P + T): new token t (absolute P + t) sees keys j <= P + t.
-Tensor causal_mask(Index batch, Index past, Index len) {
-  Tensor mask(Shape{batch, len, past + len}, -kInf);
-  for (Index b = 0; b < batch; ++b)
-    for (Index t = 0; t < len; ++t)
-      for (Index j = 0; j <= past + t; ++j) mask(b, t, j) = 0.0f;
-  return mask;
-}
-
-// Tokens [from, to) of a (B, T, X) tensor.
-Tensor tokens(const Tensor& x, Index from, Index to) {
-  Tensor out(Shape{x.size(0), to - from, x.size(2)});
-  for (Index b = 0; b < x.size(0); ++b)
-    for (Index t = from; t < to; ++t) std::copy_n(x.row(b, t).data(), x.size(2), out.row(b, t - from).data());
-  return out;
 }
 
 // Self-attention of x (no cache) written out from the public weights, independent of the code under test:
@@ -132,21 +98,6 @@ Tensor composed_attention(const llm::Attention& attn, const Tensor& x, const IdT
   return llm::linear(heads, *attn.o_proj.weight);  // (B, T, C)
 }
 
-// The message of the exception of type E that f throws ("" after a failed CHECK otherwise).
-template <typename E, typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("the wrong exception type was thrown: " << e.what());
-    return "";
-  }
-  FAIL_CHECK("expected an exception, nothing was thrown");
-  return "";
-}
-
 // The GQA equivalence for one KV head count: forward == composition with h / G, and (when the mapping
 // differs) != composition with h % KV.
 void check_against_composition(int kv_heads) {
@@ -159,7 +110,7 @@ void check_against_composition(int kv_heads) {
   const llm::RotaryEmbedding rope(cfg.head_dim(), 64, cfg.rope_theta);
   const Tensor x = random_tensor(Shape{B, T, cfg.hidden_size}, rng);  // (B, T, C)
   const IdTensor positions = llm::make_ids({{0, 1, 2, 3, 4}, {9, 10, 11, 12, 13}});
-  const Tensor mask = causal_mask(B, 0, T);
+  const Tensor mask = causal_mask(B, T);
 
   for (const Tensor* m : {static_cast<const Tensor*>(nullptr), &mask}) {
     CAPTURE(m != nullptr);
@@ -498,7 +449,7 @@ TEST_CASE("step 6: without a mask an earlier output changes when a later token c
   const Tensor x = random_tensor(Shape{1, 4, cfg.hidden_size}, rng);  // (B, T, C)
   Tensor changed = x;
   for (float& v : changed.row(0, 3)) v += 1.0f;  // only the last token
-  const IdTensor positions = positions_from(1, 4, 0);
+  const IdTensor positions = llm::testing::positions(1, 4, 0);
   const Tensor a = attn.forward(x, positions, nullptr, nullptr, rope);
   const Tensor b = attn.forward(changed, positions, nullptr, nullptr, rope);
   CHECK_MESSAGE(max_diff(tokens(a, 0, 1), tokens(b, 0, 1)) > 1e-3f,
@@ -515,8 +466,8 @@ TEST_CASE("step 6: with a causal mask earlier outputs ignore later tokens") {
   Tensor changed = x;
   for (Index b = 0; b < 2; ++b)
     for (float& v : changed.row(b, 3)) v -= 2.0f;  // token 3 of both rows
-  const IdTensor positions = positions_from(2, 5, 0);
-  const Tensor mask = causal_mask(2, 0, 5);
+  const IdTensor positions = llm::testing::positions(2, 5, 0);
+  const Tensor mask = causal_mask(2, 5);
   const Tensor a = attn.forward(x, positions, &mask, nullptr, rope);
   const Tensor b = attn.forward(changed, positions, &mask, nullptr, rope);
   CHECK_MESSAGE(max_diff(tokens(a, 0, 3), tokens(b, 0, 3)) == 0.0f,
@@ -534,13 +485,13 @@ TEST_CASE("step 6: the cache holds B KV S D keys rotated at their own positions 
   const llm::RotaryEmbedding rope(D, 64, cfg.rope_theta);
   const Tensor x = random_tensor(Shape{B, T, cfg.hidden_size}, rng);
   llm::LayerKVCache cache(B, KV, 16, D);
-  const Tensor m1 = causal_mask(B, 0, 3), m2 = causal_mask(B, 3, 2);
-  (void)attn.forward(tokens(x, 0, 3), positions_from(B, 3, 0), &m1, &cache, rope);
-  (void)attn.forward(tokens(x, 3, 5), positions_from(B, 2, 3), &m2, &cache, rope);
+  const Tensor m1 = causal_mask(B, 3), m2 = causal_mask(B, 2, 3);
+  (void)attn.forward(tokens(x, 0, 3), positions(B, 3, 0), &m1, &cache, rope);
+  (void)attn.forward(tokens(x, 3, 5), positions(B, 2, 3), &m2, &cache, rope);
   REQUIRE_MESSAGE(cache.length() == 5, "each forward appends its tokens: 3 + 2 = 5 positions");
 
   Tensor k = attn.k_proj.forward(x);  // (B, T, KV*D)
-  rope.apply(k, positions_from(B, T, 0), KV);
+  rope.apply(k, positions(B, T, 0), KV);
   const Tensor v = attn.v_proj.forward(x);
   const Tensor ks = cache.key_states(), vs = cache.value_states();  // (B, KV, S, D)
   REQUIRE_MESSAGE(ks.shape() == Shape({B, KV, T, D}),
@@ -567,18 +518,18 @@ TEST_CASE("step 6: decoding one token at a time with a cache equals the full cau
     const llm::Attention attn(cfg, rng);
     const llm::RotaryEmbedding rope(D, 64, cfg.rope_theta);
     const Tensor x = random_tensor(Shape{B, T, cfg.hidden_size}, rng);
-    const Tensor full_mask = causal_mask(B, 0, T);
-    const Tensor full = attn.forward(x, positions_from(B, T, 0), &full_mask, nullptr, rope);
+    const Tensor full_mask = causal_mask(B, T);
+    const Tensor full = attn.forward(x, positions(B, T, 0), &full_mask, nullptr, rope);
 
     // Prefill 2 tokens, then one token per step; each step sees every cached key (mask of zeros).
     llm::LayerKVCache cache(B, kv_heads, T, D);
-    const Tensor m = causal_mask(B, 0, 2);
-    const Tensor pre = attn.forward(tokens(x, 0, 2), positions_from(B, 2, 0), &m, &cache, rope);
+    const Tensor m = causal_mask(B, 2);
+    const Tensor pre = attn.forward(tokens(x, 0, 2), positions(B, 2, 0), &m, &cache, rope);
     CHECK_MESSAGE(max_diff(pre, tokens(full, 0, 2)) <= kTol, "a causal prefill equals the first tokens of the full run");
     for (Index t = 2; t < T; ++t) {
       CAPTURE(t);
       const Tensor step_mask(Shape{B, 1, t + 1});  // (B, 1, P + 1), all visible
-      const Tensor y = attn.forward(tokens(x, t, t + 1), positions_from(B, 1, t), &step_mask, &cache, rope);
+      const Tensor y = attn.forward(tokens(x, t, t + 1), positions(B, 1, t), &step_mask, &cache, rope);
       CHECK_MESSAGE(max_diff(y, tokens(full, t, t + 1)) <= kTol,
                     "a decode step attends to the P cached keys plus its own: it must equal position t of the "
                     "full causal run (positions continue at P, keys cached after RoPE)");
@@ -586,7 +537,7 @@ TEST_CASE("step 6: decoding one token at a time with a cache equals the full cau
     }
     // The same last step at position 0 instead of T - 1: a different result, so positions were checked.
     cache.crop(T - 1);
-    const Tensor wrong = attn.forward(tokens(x, T - 1, T), positions_from(B, 1, 0), nullptr, &cache, rope);
+    const Tensor wrong = attn.forward(tokens(x, T - 1, T), positions(B, 1, 0), nullptr, &cache, rope);
     CHECK_MESSAGE(max_diff(wrong, tokens(full, T - 1, T)) > 1e-2f,
                   "restarting positions at 0 after the cache changes the output (the check above can tell)");
   }
@@ -599,10 +550,10 @@ TEST_CASE("step 6: a full cache raises InvalidArgument naming the lengths and is
   const llm::RotaryEmbedding rope(cfg.head_dim(), 64, cfg.rope_theta);
   const Tensor x = random_tensor(Shape{1, 3, cfg.hidden_size}, rng);
   llm::LayerKVCache cache(1, 2, 4, cfg.head_dim());  // capacity 4
-  (void)attn.forward(x, positions_from(1, 3, 0), nullptr, &cache, rope);
+  (void)attn.forward(x, positions(1, 3, 0), nullptr, &cache, rope);
   const Tensor before = cache.key_states();
   const std::string msg = error_message<llm::InvalidArgument>(
-      [&] { (void)attn.forward(tokens(x, 0, 2), positions_from(1, 2, 3), nullptr, &cache, rope); });
+      [&] { (void)attn.forward(tokens(x, 0, 2), positions(1, 2, 3), nullptr, &cache, rope); });
   CAPTURE(msg);
   CHECK_MESSAGE(msg.find('4') != std::string::npos, "3 cached + 2 new > capacity 4: the message names the capacity");
   CHECK_MESSAGE(msg.find('3') != std::string::npos, "the message names the cached length");
@@ -618,14 +569,14 @@ TEST_CASE("step 6: a mask of the wrong shape raises ShapeError before the cache 
   const llm::RotaryEmbedding rope(cfg.head_dim(), 64, cfg.rope_theta);
   const Tensor x = random_tensor(Shape{1, 3, cfg.hidden_size}, rng);
   llm::LayerKVCache cache(1, 2, 8, cfg.head_dim());
-  (void)attn.forward(tokens(x, 0, 2), positions_from(1, 2, 0), nullptr, &cache, rope);
+  (void)attn.forward(tokens(x, 0, 2), positions(1, 2, 0), nullptr, &cache, rope);
   REQUIRE(cache.length() == 2);
   const Tensor short_mask(Shape{1, 1, 1});
-  CHECK_THROWS_AS_MESSAGE(attn.forward(tokens(x, 2, 3), positions_from(1, 1, 2), &short_mask, &cache, rope),
+  CHECK_THROWS_AS_MESSAGE(attn.forward(tokens(x, 2, 3), positions(1, 1, 2), &short_mask, &cache, rope),
                           llm::ShapeError, "the mask covers the cached keys too: (B, T, P + T)");
   CHECK_MESSAGE(cache.length() == 2, "check the mask before appending: a refused call must not grow the cache");
   const Tensor mask(Shape{1, 1, 3});
-  CHECK_MESSAGE(attn.forward(tokens(x, 2, 3), positions_from(1, 1, 2), &mask, &cache, rope).shape() ==
+  CHECK_MESSAGE(attn.forward(tokens(x, 2, 3), positions(1, 1, 2), &mask, &cache, rope).shape() ==
                     Shape({1, 1, cfg.hidden_size}),
                 "the (1, 1, 3) mask is accepted");
 }
@@ -637,15 +588,15 @@ TEST_CASE("step 6: a fully masked query gets a zero output from forward") {
   const llm::Attention attn(cfg, rng);
   const llm::RotaryEmbedding rope(cfg.head_dim(), 64, cfg.rope_theta);
   const Tensor x = random_tensor(Shape{2, 3, cfg.hidden_size}, rng);
-  Tensor mask = causal_mask(2, 0, 3);
+  Tensor mask = causal_mask(2, 3);
   for (Index t = 0; t < 3; ++t) mask(1, t, 0) = -kInf;  // key 0 of row 1 is padding
-  const Tensor y = attn.forward(x, positions_from(2, 3, 0), &mask, nullptr, rope);
+  const Tensor y = attn.forward(x, positions(2, 3, 0), &mask, nullptr, rope);
   CHECK_MESSAGE(all_finite(y), "an all-masked query must not produce NaN");
   for (Index c = 0; c < cfg.hidden_size; ++c) {
     CAPTURE(c);
     CHECK_MESSAGE(y(1, 0, c) == 0.0f, "the padding query sees no key: its output is zero");
   }
   const Tensor expected =
-      composed_attention(attn, x, positions_from(2, 3, 0), &mask, rope, [](Index h) { return h / 2; });
+      composed_attention(attn, x, positions(2, 3, 0), &mask, rope, [](Index h) { return h / 2; });
   CHECK_MESSAGE(max_diff(y, expected) <= kTol, "the other queries are ordinary attention with the caller's mask");
 }

@@ -33,21 +33,10 @@ using llm::Tensor;
 
 namespace {
 
+using llm::testing::max_diff;
+using llm::testing::random_tensor;
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
-
-// A tensor of N(0, scale^2) draws, in row-major order.
-Tensor random_tensor(const Shape& shape, llm::Rng& rng, float scale = 1.0f) {
-  Tensor t(shape);
-  for (float& v : t.flat()) v = scale * rng.normal();
-  return t;
-}
-
-// Largest |a - b|; the shapes must match (compare() reports 0 for a shape mismatch).
-float max_diff(const Tensor& a, const Tensor& b) {
-  const llm::testing::TensorDiff d = llm::testing::compare(a, b);
-  REQUIRE_MESSAGE(d.same_shape, "shapes " << a.shape().str() << " and " << b.shape().str() << " differ");
-  return d.max_abs;
-}
 
 // The (n, n) identity matrix, times `scale`.
 Tensor identity(Index n, float scale = 1.0f) {

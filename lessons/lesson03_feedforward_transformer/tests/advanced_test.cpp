@@ -24,6 +24,7 @@
 #include "llm/rng.h"
 #include "llm/tensor.h"
 #include "mlp.h"
+#include "test_blocks.h"
 #include "test_support.h"
 
 using llm::Activation;
@@ -39,7 +40,16 @@ using llm::Tensor;
 
 namespace {
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
+using lesson03_test::block_config;
+using lesson03_test::distinct_norm_layer;
+using lesson03_test::expected_mlp;
+using lesson03_test::ref_act;
+using llm::testing::causal_mask;
+using llm::testing::max_diff;
+using llm::testing::positions;
+using llm::testing::seeded;
+using llm::testing::tokens;
+
 constexpr float kMaxFloat = std::numeric_limits<float>::max();
 // Cached and full runs sum the same float32 products in a different order (matrix-vector products over
 // the cache versus one matrix-matrix product), and the compositions below are built from the same
@@ -48,57 +58,9 @@ constexpr float kMaxFloat = std::numeric_limits<float>::max();
 // outputs by 1e-1 or more here.
 constexpr float kTol = 1e-4f;
 
-float ref_silu(float x) { return static_cast<float>(x / (1.0 + std::exp(-static_cast<double>(x)))); }
-float ref_gelu(float x) {
-  return static_cast<float>(0.5 * x * (1.0 + std::erf(static_cast<double>(x) / std::sqrt(2.0))));
-}
-float ref_act(float x, Activation act) { return act == Activation::kSiLU ? ref_silu(x) : ref_gelu(x); }
-
-// down(act(gate x) * up x), built from the MLP's public weights with llm::linear.
-Tensor expected_mlp(const MLP& mlp, const Tensor& x, Activation act) {
-  Tensor gate = llm::linear(x, *mlp.gate_proj.weight);    // (..., F)
-  const Tensor up = llm::linear(x, *mlp.up_proj.weight);  // (..., F)
-  for (Index i = 0; i < gate.numel(); ++i) gate.data()[i] = ref_act(gate.data()[i], act) * up.data()[i];
-  return llm::linear(gate, *mlp.down_proj.weight);       // (..., C)
-}
-
-Tensor seeded(const Shape& shape, std::uint64_t seed, float scale = 1.0f) {
-  Tensor t(shape);
-  llm::Rng rng(seed);
-  llm::fill_normal(t, rng, scale);
-  return t;
-}
-
 Tensor scaled(Tensor t, float s) {
   for (float& v : t.flat()) v *= s;
   return t;
-}
-
-// The additive causal mask of attention.h, (B, T, P + T): new token t (absolute position P + t) sees
-// keys j <= P + t; 0 = may attend, -inf = may not.
-Tensor causal_mask(Index B, Index T, Index P = 0) {
-  Tensor m(Shape{B, T, P + T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t)
-      for (Index j = 0; j < P + T; ++j) m(b, t, j) = j <= P + t ? 0.0f : -kInf;
-  return m;
-}
-
-// Positions start .. start + T - 1 for every row, (B, T).
-IdTensor positions(Index B, Index T, Index start = 0) {
-  IdTensor p(Shape{B, T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t) p(b, t) = static_cast<std::int32_t>(start + t);
-  return p;
-}
-
-// Tokens [from, to) of a (B, T, C) tensor, as (B, to - from, C).
-Tensor tokens(const Tensor& x, Index from, Index to) {
-  const Index B = x.size(0), C = x.size(2);
-  Tensor out(Shape{B, to - from, C});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = from; t < to; ++t) std::copy_n(x.row(b, t).data(), C, out.row(b, t - from).data());
-  return out;
 }
 
 // Batch row b of a (B, T, C) tensor, as (1, T, C).
@@ -107,33 +69,6 @@ Tensor batch_row(const Tensor& x, Index b) {
   Tensor out(Shape{1, T, C});
   std::copy_n(x.row(b, 0).data(), T * C, out.data());
   return out;
-}
-
-float max_diff(const Tensor& a, const Tensor& b) {
-  const llm::testing::TensorDiff d = llm::testing::compare(a, b);
-  REQUIRE_MESSAGE(d.same_shape, "shapes " << a.shape().str() << " and " << b.shape().str() << " differ");
-  return d.max_abs;
-}
-
-// The tiny config (C 32, H 4, KV 2, D 8, F 64) with a wide initialisation, so that each sub-block's
-// output is O(1) next to x and a misplaced norm or residual shows.
-ModelConfig block_config(int heads = 4, int kv_heads = 2) {
-  ModelConfig cfg = ModelConfig::tiny();
-  cfg.num_attention_heads = heads;
-  cfg.num_key_value_heads = kv_heads;
-  cfg.initializer_range = 0.2f;
-  return cfg;
-}
-
-// A decoder block whose two norms have different, non-unit weights.
-DecoderLayer distinct_norm_layer(const ModelConfig& cfg, std::uint64_t seed) {
-  llm::Rng rng(seed);
-  DecoderLayer layer(cfg, rng);
-  for (Index i = 0; i < cfg.hidden_size; ++i) {
-    layer.input_layernorm.weight(i) = 0.5f + 0.05f * static_cast<float>(i);
-    layer.post_attention_layernorm.weight(i) = 2.0f - 0.04f * static_cast<float>(i);
-  }
-  return layer;
 }
 
 RotaryEmbedding rope_for(const ModelConfig& cfg) {

@@ -9,8 +9,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstdint>
-#include <limits>
 #include <vector>
 
 #include "decoder_layer.h"
@@ -21,6 +19,7 @@
 #include "llm/rng.h"
 #include "llm/tensor.h"
 #include "mlp.h"
+#include "test_blocks.h"
 #include "test_support.h"
 
 using llm::Activation;
@@ -35,77 +34,21 @@ using llm::Tensor;
 
 namespace {
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
+using lesson03_test::block_config;
+using lesson03_test::distinct_norm_layer;
+using lesson03_test::expected_mlp;
+using lesson03_test::ref_gelu;
+using lesson03_test::ref_silu;
+using llm::testing::causal_mask;
+using llm::testing::max_diff;
+using llm::testing::positions;
+using llm::testing::seeded;
+
 // The block and the MLP are compared with compositions the test builds from the same float32 pieces:
 // measured differences are below 1e-6 on these values (|x| up to ~5), and 1e-4 leaves room for another
 // summation order. A real mistake (a swapped norm, a missing residual, the gate on the wrong projection)
 // moves outputs by 0.5 or more in these cases.
 constexpr float kTol = 1e-4f;
-
-// The test's own activations, in double, so no expectation relies on the code under test.
-float ref_silu(float x) { return static_cast<float>(x / (1.0 + std::exp(-static_cast<double>(x)))); }
-float ref_gelu(float x) {
-  return static_cast<float>(0.5 * x * (1.0 + std::erf(static_cast<double>(x) / std::sqrt(2.0))));
-}
-float ref_act(float x, Activation act) { return act == Activation::kSiLU ? ref_silu(x) : ref_gelu(x); }
-
-// down(act(gate x) * up x), built from the MLP's public weights with llm::linear.
-Tensor expected_mlp(const MLP& mlp, const Tensor& x, Activation act) {
-  Tensor gate = llm::linear(x, *mlp.gate_proj.weight);      // (..., F)
-  const Tensor up = llm::linear(x, *mlp.up_proj.weight);    // (..., F)
-  for (Index i = 0; i < gate.numel(); ++i) gate.data()[i] = ref_act(gate.data()[i], act) * up.data()[i];
-  return llm::linear(gate, *mlp.down_proj.weight);         // (..., C)
-}
-
-// A seeded tensor of N(0, scale^2) values.
-Tensor seeded(const Shape& shape, std::uint64_t seed, float scale = 1.0f) {
-  Tensor t(shape);
-  llm::Rng rng(seed);
-  llm::fill_normal(t, rng, scale);
-  return t;
-}
-
-// The additive causal mask of attention.h, (B, T, P + T): 0 where key j <= P + t, -inf after.
-Tensor causal_mask(Index B, Index T, Index P = 0) {
-  Tensor m(Shape{B, T, P + T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t)
-      for (Index j = 0; j < P + T; ++j) m(b, t, j) = j <= P + t ? 0.0f : -kInf;
-  return m;
-}
-
-// Positions start .. start + T - 1 for every row, (B, T).
-IdTensor positions(Index B, Index T, Index start = 0) {
-  IdTensor p(Shape{B, T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t) p(b, t) = static_cast<std::int32_t>(start + t);
-  return p;
-}
-
-float max_diff(const Tensor& a, const Tensor& b) {
-  const llm::testing::TensorDiff d = llm::testing::compare(a, b);
-  REQUIRE_MESSAGE(d.same_shape, "shapes " << a.shape().str() << " and " << b.shape().str() << " differ");
-  return d.max_abs;
-}
-
-// The tiny config with a wide initialisation, so that every sub-block's output is O(1) next to x and a
-// misplaced norm or residual shows (at the default 0.02 the MLP's update would be ~1e-3 of x).
-ModelConfig block_config() {
-  ModelConfig cfg = ModelConfig::tiny();
-  cfg.initializer_range = 0.2f;
-  return cfg;
-}
-
-// A decoder block whose two norms have different, non-unit weights, so swapping them shows.
-DecoderLayer distinct_norm_layer(const ModelConfig& cfg, std::uint64_t seed) {
-  llm::Rng rng(seed);
-  DecoderLayer layer(cfg, rng);
-  for (Index i = 0; i < cfg.hidden_size; ++i) {
-    layer.input_layernorm.weight(i) = 0.5f + 0.05f * static_cast<float>(i);            // 0.5 .. 2.05
-    layer.post_attention_layernorm.weight(i) = 2.0f - 0.04f * static_cast<float>(i);   // 2.0 .. 0.76
-  }
-  return layer;
-}
 
 // The hand-sized MLP of the step 3 cases: C = 2, F = 3.
 //   gate_proj = [[1, 0], [0, -1], [1, 1]]   up_proj = [[0, 1], [1, 1], [1, -1]]   down_proj = [[1, 1, 0], [0, 1, -1]]

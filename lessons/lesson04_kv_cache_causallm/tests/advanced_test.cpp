@@ -27,6 +27,7 @@
 #include "llm/tensor.h"
 #include "tokenizer.h"
 #include "sampler.h"
+#include "test_ids.h"
 #include "test_support.h"
 
 using llm::CausalLM;
@@ -39,6 +40,12 @@ using llm::Tensor;
 using Ids = std::vector<std::int32_t>;
 
 namespace {
+
+using lesson04_test::kept_ids;
+using lesson04_test::sample_ids;
+using llm::testing::error_message;
+using llm::testing::max_diff;
+using llm::testing::tokens;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr std::uint64_t kSeed = 42;
@@ -62,36 +69,12 @@ ModelConfig varied_config() {
   return cfg;
 }
 
-// A deterministic (B, T) batch: row b is b*7 + 3t + 1 + offset, wrapped into the vocabulary.
-IdTensor sample_ids(Index batch, Index len, int vocab, int offset = 0) {
-  IdTensor ids(Shape{batch, len});
-  for (Index b = 0; b < batch; ++b)
-    for (Index t = 0; t < len; ++t) ids(b, t) = static_cast<std::int32_t>((b * 7 + 3 * t + 1 + offset) % vocab);
-  return ids;
-}
-
 // Columns [from, to) of a (B, N) id tensor.
 IdTensor columns(const IdTensor& ids, Index from, Index to) {
   IdTensor out(Shape{ids.size(0), to - from});
   for (Index b = 0; b < ids.size(0); ++b)
     for (Index t = from; t < to; ++t) out(b, t - from) = ids(b, t);
   return out;
-}
-
-// Positions [from, to) of (B, T, V) logits as a (B, to - from, V) tensor.
-Tensor positions_of(const Tensor& logits, Index from, Index to) {
-  const Index B = logits.size(0), V = logits.size(2);
-  Tensor out(Shape{B, to - from, V});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = from; t < to; ++t) std::copy_n(logits.row(b, t).data(), V, out.row(b, t - from).data());
-  return out;
-}
-
-// Largest |a - b|; the shapes must match (compare() reports 0 for a shape mismatch).
-float max_diff(const Tensor& a, const Tensor& b) {
-  const llm::testing::TensorDiff d = llm::testing::compare(a, b);
-  REQUIRE_MESSAGE(d.same_shape, "shapes " << a.shape().str() << " and " << b.shape().str() << " differ");
-  return d.max_abs;
 }
 
 // Row b of a generated sequence, from column `from` on.
@@ -102,14 +85,6 @@ Ids row_tokens(const IdTensor& seq, Index b, Index from = 0) {
 }
 
 bool contains(const Ids& v, std::int32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
-
-// The ids whose logit was not filtered out (is not -inf), in id order.
-Ids kept_ids(const std::vector<float>& logits) {
-  Ids kept;
-  for (size_t i = 0; i < logits.size(); ++i)
-    if (logits[i] != -kInf) kept.push_back(static_cast<std::int32_t>(i));
-  return kept;
-}
 
 // Build a model of config `to_cfg` that holds `from`'s weights, except that the K/V projection rows of
 // query head h are the rows of `from`'s KV head kv_of(h) (to_cfg has one KV head per query head).
@@ -138,22 +113,6 @@ CausalLM expanded_copy(const CausalLM& from, const ModelConfig& to_cfg, const st
     *dst.mlp.down_proj.weight = *src.mlp.down_proj.weight;
   }
   return to;
-}
-
-// The message of the InvalidArgument that f throws ("" after a failed CHECK when it throws nothing or
-// something else).
-template <typename F>
-std::string invalid_argument_message(F&& f) {
-  try {
-    f();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("expected llm::InvalidArgument, got another exception: " << e.what());
-    return "";
-  }
-  FAIL_CHECK("expected llm::InvalidArgument, nothing was thrown");
-  return "";
 }
 
 }  // namespace
@@ -264,7 +223,7 @@ TEST_CASE("step 4: logits at positions 0 and 7 differ") {
   const ModelConfig cfg = ModelConfig::lesson();
   const CausalLM model(cfg, kSeed);
   const Tensor logits = model.forward(sample_ids(1, 8, cfg.vocab_size)).logits;
-  CHECK_MESSAGE(max_diff(positions_of(logits, 0, 1), positions_of(logits, 7, 8)) > 1e-3f,
+  CHECK_MESSAGE(max_diff(tokens(logits, 0, 1), tokens(logits, 7, 8)) > 1e-3f,
                 "each position gets its own prediction: rows 0 and 7 must not be copies");
 }
 
@@ -317,7 +276,7 @@ TEST_CASE("step 4: decoding token by token with the cache matches the full forwa
     const auto out = model.forward(columns(ids, t, t + 1), {.past_key_values = cache, .use_cache = true});
     cache = out.past_key_values;
     REQUIRE(cache != nullptr);
-    CHECK_MESSAGE(max_diff(out.logits, positions_of(full, t, t + 1)) <= kTol,
+    CHECK_MESSAGE(max_diff(out.logits, tokens(full, t, t + 1)) <= kTol,
                   "the cached decode step must equal the full forward's row t: positions continue from the cache "
                   "length and the new token attends to every cached key");
   }
@@ -337,7 +296,7 @@ TEST_CASE("step 4: chunked prefill of 3 + 4 + 1 tokens matches a one-shot forwar
     const auto out = model.forward(columns(ids, from, to), {.past_key_values = cache, .use_cache = true});
     cache = out.past_key_values;
     REQUIRE(cache != nullptr);
-    CHECK_MESSAGE(max_diff(out.logits, positions_of(full, from, to)) <= kTol,
+    CHECK_MESSAGE(max_diff(out.logits, tokens(full, from, to)) <= kTol,
                   "a chunk of several new tokens after a cache needs the causal mask aligned bottom-right "
                   "(token t sees keys <= P + t) and positions P..P+T-1");
   }
@@ -353,11 +312,11 @@ TEST_CASE("step 3: changing a future token leaves every earlier position unchang
   const Tensor a = model.forward(ids).logits, b = model.forward(changed).logits;
   // Masked keys get weight exp(-inf) = 0 exactly, so rows 0..5 are the same sums: equal to the last bit.
   // 1e-6 only forgives a summation order that differs between the two calls.
-  CHECK_MESSAGE(max_diff(positions_of(a, 0, 6), positions_of(b, 0, 6)) <= 1e-6f,
+  CHECK_MESSAGE(max_diff(tokens(a, 0, 6), tokens(b, 0, 6)) <= 1e-6f,
                 "causality: positions before 6 must not see token 6 (the mask must hide future keys)");
-  CHECK_MESSAGE(max_diff(positions_of(a, 6, 7), positions_of(b, 6, 7)) > 1e-3f,
+  CHECK_MESSAGE(max_diff(tokens(a, 6, 7), tokens(b, 6, 7)) > 1e-3f,
                 "position 6 itself must see its own (changed) token");
-  CHECK_MESSAGE(max_diff(positions_of(a, 9, 10), positions_of(b, 9, 10)) > 1e-5f, "later positions see token 6");
+  CHECK_MESSAGE(max_diff(tokens(a, 9, 10), tokens(b, 9, 10)) > 1e-5f, "later positions see token 6");
 }
 
 TEST_CASE("step 2: a decode step continues positions from the cache length") {
@@ -365,7 +324,7 @@ TEST_CASE("step 2: a decode step continues positions from the cache length") {
   cfg.initializer_range = 0.1f;  // sharper attention, so that RoPE positions matter clearly in the logits
   const CausalLM model(cfg, kSeed);
   const IdTensor ids = sample_ids(1, 7, cfg.vocab_size);
-  const Tensor row6 = positions_of(model.forward(ids).logits, 6, 7);
+  const Tensor row6 = tokens(model.forward(ids).logits, 6, 7);
   const IdTensor last = columns(ids, 6, 7);
 
   const auto prefill = model.forward(columns(ids, 0, 6), {.use_cache = true});
@@ -406,7 +365,7 @@ TEST_CASE("step 4: grouped-query attention equals multi-head attention with KV h
   // The same holds through the cache: decode the last token after a prefill of 5.
   const auto pre = gqa.forward(columns(ids, 0, 5), {.use_cache = true});
   const auto step = gqa.forward(columns(ids, 5, 6), {.past_key_values = pre.past_key_values});
-  CHECK_MESSAGE(max_diff(step.logits, positions_of(g, 5, 6)) <= kTol, "GQA with the cache equals GQA without it");
+  CHECK_MESSAGE(max_diff(step.logits, tokens(g, 5, 6)) <= kTol, "GQA with the cache equals GQA without it");
 }
 
 // ================================================================================================
@@ -804,7 +763,7 @@ TEST_CASE("step 13: invalid sampling values raise InvalidArgument naming the val
     CAPTURE(c.value);
     CHECK_THROWS_AS_MESSAGE(llm::validate(c.params), InvalidArgument,
                             "validate must reject top_p outside (0, 1], penalty <= 0 and a NaN temperature");
-    const std::string msg = invalid_argument_message([&] {
+    const std::string msg = error_message<InvalidArgument>([&] {
       model.generate(prompt, {.max_new_tokens = 2, .temperature = c.params.temperature, .top_p = c.params.top_p,
                               .repetition_penalty = c.params.repetition_penalty});
     });
@@ -826,7 +785,7 @@ TEST_CASE("step 4: invalid forward inputs raise InvalidArgument naming the value
   for (std::int32_t bad : {1000, 5000, -1}) {
     CAPTURE(bad);
     const IdTensor ids = llm::make_ids({{1, bad, 2}});
-    const std::string msg = invalid_argument_message([&] { model.forward(ids); });
+    const std::string msg = error_message<InvalidArgument>([&] { model.forward(ids); });
     CAPTURE(msg);
     CHECK_MESSAGE(msg.find(std::to_string(bad)) != std::string::npos,
                   "forward must run check_forward_inputs first: a token id outside [0, vocab) is named in the error");
@@ -834,7 +793,7 @@ TEST_CASE("step 4: invalid forward inputs raise InvalidArgument naming the value
   ModelConfig three = cfg;
   three.num_hidden_layers = 3;
   const auto foreign = std::make_shared<llm::KVCache>(three, 1, 16);
-  const std::string msg = invalid_argument_message(
+  const std::string msg = error_message<InvalidArgument>(
       [&] { model.forward(llm::make_ids({{1, 2}}), {.past_key_values = foreign, .use_cache = true}); });
   CAPTURE(msg);
   CHECK_MESSAGE(msg.find('3') != std::string::npos,
@@ -846,10 +805,11 @@ TEST_CASE("step 7: invalid generate lengths raise InvalidArgument naming the val
   const ModelConfig cfg = ModelConfig::lesson();  // max_position_embeddings 256
   const CausalLM model(cfg, kSeed);
   const IdTensor prompt = sample_ids(1, 5, cfg.vocab_size);
-  std::string msg = invalid_argument_message([&] { model.generate(prompt, {.max_new_tokens = -1}); });
+  std::string msg = error_message<InvalidArgument>([&] { model.generate(prompt, {.max_new_tokens = -1}); });
   CAPTURE(msg);
   CHECK_MESSAGE(msg.find("-1") != std::string::npos, "max_new_tokens = -1 must be refused and named");
-  msg = invalid_argument_message([&] { model.generate(prompt, {.max_new_tokens = 252, .temperature = 0.0f}); });
+  msg = error_message<InvalidArgument>(
+      [&] { model.generate(prompt, {.max_new_tokens = 252, .temperature = 0.0f}); });
   CHECK_MESSAGE(msg.find("257") != std::string::npos,
                 "prompt 5 + max_new_tokens 252 = 257 > max_position_embeddings 256 must be refused, naming the total");
   const IdTensor ok = model.generate(prompt, {.max_new_tokens = 2, .temperature = 0.0f});

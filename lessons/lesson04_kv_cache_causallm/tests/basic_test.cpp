@@ -20,6 +20,7 @@
 #include "llm/rng.h"
 #include "llm/tensor.h"
 #include "sampler.h"
+#include "test_ids.h"
 #include "test_support.h"
 
 using llm::CausalLM;
@@ -31,30 +32,12 @@ using llm::Tensor;
 
 namespace {
 
+using lesson04_test::kept_ids;
+using lesson04_test::sample_ids;
+using llm::testing::all_finite;
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr std::uint64_t kSeed = 42;
-
-// A deterministic (B, T) batch of ids: row b is b*7 + 3t + 1, wrapped into the vocabulary.
-IdTensor sample_ids(Index batch, Index len, int vocab) {
-  IdTensor ids(Shape{batch, len});
-  for (Index b = 0; b < batch; ++b)
-    for (Index t = 0; t < len; ++t) ids(b, t) = static_cast<std::int32_t>((b * 7 + 3 * t + 1) % vocab);
-  return ids;
-}
-
-bool all_finite(const Tensor& t) {
-  for (float x : t.flat())
-    if (!std::isfinite(x)) return false;
-  return true;
-}
-
-// The ids whose logit was not filtered out (is not -inf), in id order.
-std::vector<std::int32_t> kept_ids(const std::vector<float>& logits) {
-  std::vector<std::int32_t> kept;
-  for (size_t i = 0; i < logits.size(); ++i)
-    if (logits[i] != -kInf) kept.push_back(static_cast<std::int32_t>(i));
-  return kept;
-}
 
 }  // namespace
 

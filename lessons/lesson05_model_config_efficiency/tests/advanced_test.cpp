@@ -35,6 +35,9 @@ using llm::Workload;
 
 namespace {
 
+using llm::testing::contains;
+using llm::testing::error_message;
+
 // The weights a built model really holds, summed per component over its tensors. A matrix held by two
 // members (a tied embedding / LM head) is one allocation: the total counts every tensor object once.
 struct Allocated {
@@ -78,25 +81,6 @@ llm::CheckpointHeader llama2c_header(const ModelConfig& c) {
           c.num_key_value_heads,
           c.tie_word_embeddings ? c.vocab_size : -c.vocab_size,
           c.max_position_embeddings};
-}
-
-// The message of the InvalidArgument f throws (a failed check when it throws something else or nothing).
-template <typename F>
-std::string invalid_argument_message(F&& f) {
-  try {
-    f();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL_CHECK("expected llm::InvalidArgument, got another exception: " << e.what());
-    return "";
-  }
-  FAIL_CHECK("expected llm::InvalidArgument, nothing was thrown");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // The cells of a Markdown table row "| a | b |" -> {"a", "b"}.
@@ -281,7 +265,7 @@ TEST_CASE("step 1: an invalid config is refused with InvalidArgument naming the 
   ModelConfig empty = ModelConfig::lesson();
   empty.vocab_size = 0;
   for (const ModelConfig& c : {odd, groups, empty}) {
-    const std::string msg = invalid_argument_message([&] { llm::count_parameters(c); });
+    const std::string msg = error_message<InvalidArgument>([&] { llm::count_parameters(c); });
     CAPTURE(msg);
     CHECK_MESSAGE(
         (contains(msg, "hidden_size") || contains(msg, "num_key_value_heads") || contains(msg, "vocab_size")),
@@ -349,25 +333,26 @@ TEST_CASE("step 2: Qwen2.5-0.5B FLOPs need 64 bits") {
 
 TEST_CASE("step 2: invalid workloads and overflowing lengths raise InvalidArgument naming the value") {
   const ModelConfig c = ModelConfig::tiny();
-  std::string msg = invalid_argument_message(
+  std::string msg = error_message<InvalidArgument>(
       [&] { llm::forward_flops(c, Workload{.batch = 1, .past = -1, .new_tokens = 1}); });
   CHECK_MESSAGE(contains(msg, "-1"), "a negative past length must be refused and named (check_workload)");
-  msg = invalid_argument_message(
+  msg = error_message<InvalidArgument>(
       [&] { llm::forward_flops(c, Workload{.batch = 0, .past = 0, .new_tokens = 1}); });
   CHECK_MESSAGE(contains(msg, "batch"), "a batch of 0 must be refused (check_workload)");
-  msg = invalid_argument_message(
+  msg = error_message<InvalidArgument>(
       [&] { llm::forward_flops(c, Workload{.batch = 1, .past = 0, .new_tokens = 0}); });
   CHECK_MESSAGE(contains(msg, "new_tokens"), "a forward call of 0 tokens must be refused (check_workload)");
   ModelConfig bad = c;
   bad.num_attention_heads = 3;  // 32 is not divisible by 3
   CHECK_THROWS_AS_MESSAGE(llm::forward_flops(bad, llm::prefill(1)), InvalidArgument,
                           "the config is validated first");
-  msg = invalid_argument_message(
+  msg = error_message<InvalidArgument>(
       [&] { llm::forward_flops(ModelConfig::qwen2_5_0_5b(), llm::prefill(std::int64_t{1} << 32)); });
   CHECK_MESSAGE(
       contains(msg, "64 bits"),
       "T = 2^32 makes T(T+1) overflow 64 bits: checked_mul must refuse it instead of wrapping around");
-  msg = invalid_argument_message([&] { llm::forward_flops(c, llm::prefill(1, std::int64_t{1} << 62)); });
+  msg = error_message<InvalidArgument>(
+      [&] { llm::forward_flops(c, llm::prefill(1, std::int64_t{1} << 62)); });
   CHECK_MESSAGE(contains(msg, "64 bits"), "a batch of 2^62 rows overflows the matmul FLOPs: refuse it");
 }
 
@@ -425,11 +410,13 @@ TEST_CASE("step 3: zero or negative bytes per value and bad workloads are refuse
   const ModelConfig c = ModelConfig::tiny();
   for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-2}, std::int64_t{9}}) {
     CAPTURE(bad);
-    const std::string msg = invalid_argument_message([&] { llm::memory_estimate(c, llm::prefill(4), bad); });
+    const std::string msg =
+        error_message<InvalidArgument>([&] { llm::memory_estimate(c, llm::prefill(4), bad); });
     CHECK_MESSAGE(contains(msg, std::to_string(bad)),
                   "bytes_per_value outside [1, 8] must be refused and named");
   }
-  const std::string msg = invalid_argument_message([&] { llm::memory_estimate(c, llm::prefill(-3), 4); });
+  const std::string msg =
+      error_message<InvalidArgument>([&] { llm::memory_estimate(c, llm::prefill(-3), 4); });
   CHECK_MESSAGE(contains(msg, "-3"), "a negative length must be refused and named");
   CHECK_THROWS_AS_MESSAGE(
       llm::memory_estimate(ModelConfig::qwen2_5_0_5b(), llm::prefill(std::int64_t{1} << 31), 2),
@@ -500,7 +487,8 @@ TEST_CASE("step 4: the verdict flips at the ridge point") {
   for (const llm::Machine& bad : {llm::Machine{.peak_flops_per_s = 0.0, .bytes_per_s = 1.0},
                                   llm::Machine{.peak_flops_per_s = 1.0, .bytes_per_s = -5.0},
                                   llm::Machine{.peak_flops_per_s = 1.0, .bytes_per_s = std::nan("")}}) {
-    const std::string msg = invalid_argument_message([&] { llm::roofline(c, llm::prefill(1), 2, bad); });
+    const std::string msg =
+        error_message<InvalidArgument>([&] { llm::roofline(c, llm::prefill(1), 2, bad); });
     CHECK_MESSAGE(
         (contains(msg, "peak_flops_per_s") || contains(msg, "bytes_per_s")),
         "roofline must call check_machine: a machine without a positive peak and bandwidth is refused");
@@ -547,11 +535,11 @@ TEST_CASE("step 5: the course's four configs with their counts and capped contex
 
 TEST_CASE("step 5: bad options and configs are refused") {
   const std::vector<llm::NamedConfig> configs = {{"tiny", ModelConfig::tiny()}};
-  std::string msg = invalid_argument_message([&] { llm::efficiency_table(configs, {.context = 0}); });
+  std::string msg = error_message<InvalidArgument>([&] { llm::efficiency_table(configs, {.context = 0}); });
   CHECK_MESSAGE(contains(msg, "context"), "a context of 0 must be refused (check_table_options)");
-  msg = invalid_argument_message([&] { llm::efficiency_table(configs, {.context = 8, .batch = -1}); });
+  msg = error_message<InvalidArgument>([&] { llm::efficiency_table(configs, {.context = 8, .batch = -1}); });
   CHECK_MESSAGE(contains(msg, "-1"), "a negative batch must be refused and named");
-  msg = invalid_argument_message(
+  msg = error_message<InvalidArgument>(
       [&] { llm::efficiency_table(configs, {.context = 8, .batch = 1, .bytes_per_value = 0}); });
   CHECK_MESSAGE(contains(msg, "bytes_per_value"), "zero bytes per value must be refused");
   ModelConfig bad = ModelConfig::tiny();
