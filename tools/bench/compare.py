@@ -21,13 +21,20 @@ def load(path):
         data = json.load(f)
     rows = {}
     for b in data.get("benchmarks", []):
-        rows[b["name"]] = b
+        if not keep(b):
+            continue
+        rows[b["name"].removesuffix("_median")] = b
     return data.get("context", {}), rows
+
+
+def keep(b):
+    """Repeated benchmarks stand for their median; their mean, stddev and cv are left out."""
+    return b.get("run_type") != "aggregate" or b.get("aggregate_name") in ("median", "BigO", "RMS")
 
 
 def short_name(name):
     # "BM_Decode/stories260K/new_tokens:128/min_time:0.200" -> "BM_Decode/stories260K/new_tokens:128"
-    return "/".join(p for p in name.split("/") if not p.startswith("min_time:") and p != "real_time")
+    return "/".join(p for p in name.split("/") if not p.startswith(("min_time:", "repeats:")) and p != "real_time")
 
 
 def fmt_time(ns):

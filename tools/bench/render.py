@@ -56,7 +56,10 @@ class Results:
             self._add(b)
 
     def _add(self, b):
-        parts = [p for p in b["name"].split("/") if not p.startswith("min_time:") and p != "real_time"]
+        # Repeated benchmarks stand for their median ("..._median"); mean, stddev and cv are left out.
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") not in ("median", "BigO", "RMS"):
+            return
+        parts = [p for p in b["name"].removesuffix("_median").split("/") if not p.startswith(("min_time:", "repeats:")) and p != "real_time"]
         family, model = parts[0], parts[1] if len(parts) > 1 else ""
         if b.get("error_occurred"):
             self.errors.append((b["name"], b.get("error_message", "")))

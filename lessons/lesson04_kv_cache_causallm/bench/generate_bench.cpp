@@ -335,7 +335,10 @@ void register_all(bool full_sweep) {
         ->Arg(128)->Arg(512)->ArgName("prompt")->Unit(benchmark::kMillisecond)->MinTime(0.2);
     RegisterBenchmark(("BM_Decode/" + name).c_str(), BM_Decode, m.id)
         ->Arg(128)->ArgName("new_tokens")->Unit(benchmark::kMillisecond)->MinTime(0.2);
-    RegisterBenchmark(("BM_DecodeStep_KVCache/" + name).c_str(), BM_DecodeStep_KVCache, m.id)->Apply(positions)->MinTime(0.1);
+    // The cached step takes tens of microseconds, so one 0.1 s run is at the mercy of a noisy moment
+    // (16 -> 500 growth measured 2.3x-2.6x run to run); the median of 5 runs is what the tables use.
+    RegisterBenchmark(("BM_DecodeStep_KVCache/" + name).c_str(), BM_DecodeStep_KVCache, m.id)
+        ->Apply(positions)->MinTime(0.1)->Repetitions(5)->ReportAggregatesOnly(true);
     RegisterBenchmark(("BM_DecodeStep_NoCache/" + name).c_str(), BM_DecodeStep_NoCache, m.id)->Apply(positions)->MinTime(0.1);
   }
 }
