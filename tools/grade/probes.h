@@ -5,6 +5,7 @@
 // is blamed on the probe that was running.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -88,6 +89,23 @@ inline IdTensor positions(Index B, Index T, Index start) {
   for (Index b = 0; b < B; ++b)
     for (Index t = 0; t < T; ++t) p(b, t) = static_cast<std::int32_t>(start + t);
   return p;
+}
+
+// Runs x (B, T, C) through `block` one token at a time, each step with its position and the causal
+// mask over the cache so far, and returns every step's output in order. Block is anything with
+// Attention::forward's signature (Attention, DecoderLayer); the cache must hold T positions.
+template <typename Block, typename Cache, typename Rope>
+ProbeResult token_by_token(const Block& block, const Tensor& x, Cache& cache, const Rope& rope) {
+  const Index B = x.size(0), T = x.size(1), C = x.size(2);
+  ProbeResult r;
+  for (Index t = 0; t < T; ++t) {
+    Tensor xt(Shape{B, 1, C});  // (B, 1, C): token t of every row
+    for (Index b = 0; b < B; ++b) std::copy_n(&x(b, t, 0), C, &xt(b, 0, 0));
+    const Tensor mask = causal_mask(B, 1, t);
+    const Tensor y = block.forward(xt, positions(B, 1, t), &mask, &cache, rope);
+    r.values.insert(r.values.end(), y.flat().begin(), y.flat().end());
+  }
+  return r;
 }
 
 }  // namespace llm::dump

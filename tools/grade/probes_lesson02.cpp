@@ -62,15 +62,7 @@ int main() {
   });
   probe(6, "GQA attention: 5 tokens one at a time through a cache", [&] {
     LayerKVCache cache(2, cfg.num_key_value_heads, 8, cfg.head_dim());
-    std::vector<float> out;
-    for (Index t = 0; t < 5; ++t) {
-      Tensor xt(Shape{2, 1, cfg.hidden_size});
-      for (Index b = 0; b < 2; ++b) std::copy_n(&h(b, t, 0), cfg.hidden_size, &xt(b, 0, 0));
-      const Tensor mask = causal_mask(2, 1, t);
-      const Tensor y = attn.forward(xt, positions(2, 1, t), &mask, &cache, rope);
-      out.insert(out.end(), y.flat().begin(), y.flat().end());
-    }
-    return floats(std::move(out));
+    return token_by_token(attn, h, cache, rope);
   });
   emit("{\"done\":true}");
 }
