@@ -25,6 +25,8 @@ strtol strtoul strtoll strtoull strtof strtod strtold atoi atol atoll atof abs l
 rand srand time clock clock_gettime
 printf fprintf vprintf vfprintf sprintf snprintf vsprintf vsnprintf puts putchar fputs fputc putc fwrite fflush
 perror sscanf __isoc99_sscanf getchar stdin stdout stderr
+__isoc23_strtol __isoc23_strtoul __isoc23_strtoll __isoc23_strtoull __isoc23_sscanf
+pthread_mutex_lock pthread_mutex_unlock pthread_once __once_proxy
 __printf_chk __fprintf_chk __sprintf_chk __snprintf_chk __vsnprintf_chk __vfprintf_chk __memcpy_chk
 __memmove_chk __memset_chk __strcpy_chk __strcat_chk __strncpy_chk __fwrite_chk
 __ctype_b_loc __ctype_tolower_loc __ctype_toupper_loc isalpha isdigit isalnum isspace isupper islower
