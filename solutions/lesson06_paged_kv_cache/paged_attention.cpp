@@ -46,6 +46,43 @@ void store_kv(const BlockTable& table, Index layer, Index first, const Tensor& k
   }
 }
 
+// Register blocking for the two inner loops of step 3b. Summing a term at a time into scores[] or out[]
+// would store each partial sum and load it back for the next term (a chain through memory that took
+// about half of a decode step when measured). Here kLanes partial sums live in one fixed-size Eigen
+// array — one vector register — for the whole loop and are stored once.
+constexpr Index kLanes = 8;
+using Lanes = Eigen::Array<float, kLanes, 1>;
+
+// s[j] = sum_d q[d] * kt[d*BS + j] for the first n positions of one block (kt: its (D, BS) keys).
+static void block_scores(const float* q, const float* kt, Index D, Index BS, Index n, float* s) {
+  Index j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    Lanes acc = Lanes::Zero();
+    for (Index d = 0; d < D; ++d) acc += q[d] * Eigen::Map<const Lanes>(kt + d * BS + j);
+    Eigen::Map<Lanes>(s + j) = acc;
+  }
+  for (; j < n; ++j) {  // the last n % kLanes positions
+    float acc = 0.0f;
+    for (Index d = 0; d < D; ++d) acc += q[d] * kt[d * BS + j];
+    s[j] = acc;
+  }
+}
+
+// o[d] += sum_j w[j] * v[j*D + d] over the first n positions of one block (v: its (BS, D) values).
+static void block_values(const float* w, const float* v, Index D, Index n, float* o) {
+  Index d = 0;
+  for (; d + kLanes <= D; d += kLanes) {
+    Lanes acc = Eigen::Map<const Lanes>(o + d);
+    for (Index j = 0; j < n; ++j) acc += w[j] * Eigen::Map<const Lanes>(v + j * D + d);
+    Eigen::Map<Lanes>(o + d) = acc;
+  }
+  for (; d < D; ++d) {  // the last D % kLanes dimensions
+    float acc = o[d];
+    for (Index j = 0; j < n; ++j) acc += w[j] * v[j * D + d];
+    o[d] = acc;
+  }
+}
+
 // Step 3b.
 Tensor paged_attention(const BlockTable& table, Index layer, Index first, const Tensor& q) {
   const BlockPool& pool = table.pool();
@@ -61,6 +98,7 @@ Tensor paged_attention(const BlockTable& table, Index layer, Index first, const 
 
   Tensor out(Shape{T, H * D});                      // (T, H*D), zeros: pass 3 accumulates into it
   std::vector<float> scores(static_cast<size_t>(S));  // (S) one query's scores, then its weights
+  std::vector<float> qs(static_cast<size_t>(D));      // (D) one query, scaled by 1 / sqrt(D) once
   std::vector<const float*> k_blk(static_cast<size_t>(n_blocks)), v_blk(static_cast<size_t>(n_blocks));
   for (Index g = 0; g < KV; ++g) {
     // The table, resolved once per KV head: logical block i -> its (D, BS) keys and (BS, D) values.
@@ -72,33 +110,19 @@ Tensor paged_attention(const BlockTable& table, Index layer, Index first, const 
     for (Index h = g * G; h < (g + 1) * G; ++h) {  // GQA: the G query heads of KV head g
       for (Index t = 0; t < T; ++t) {
         const Index visible = first + t + 1;  // causal: position first + t sees 0 .. first + t
-        const float* qv = q.data() + t * H * D + h * D;
-        // pass 1: scores_j = q . k_j / sqrt(D), block by block. Keys are stored transposed, so each
-        // of the D terms is a multiply-add over the block's positions (contiguous: vectorised).
-        for (Index i = 0; i * BS < visible; ++i) {
-          const Index n = std::min(BS, visible - i * BS);
-          float* __restrict s = scores.data() + i * BS;
-          const float* __restrict kt = k_blk[static_cast<size_t>(i)];
-          std::fill_n(s, n, 0.0f);
-          for (Index d = 0; d < D; ++d) {
-            const float qd = qv[d] * scale;
-            const float* __restrict krow = kt + d * BS;
-            for (Index j = 0; j < n; ++j) s[j] += qd * krow[j];
-          }
-        }
+        for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(d)] = q.data()[t * H * D + h * D + d] * scale;
+        // pass 1: scores_j = q . k_j / sqrt(D), block by block through the table. Keys are stored
+        // transposed, so each of the D terms is a multiply-add over the block's positions (vectorised).
+        for (Index i = 0; i * BS < visible; ++i)
+          block_scores(qs.data(), k_blk[static_cast<size_t>(i)], D, BS, std::min(BS, visible - i * BS), scores.data() + i * BS);
         // pass 2: softmax over the visible positions, the largest score subtracted first.
         Eigen::Map<Eigen::ArrayXf> w(scores.data(), visible);
         w = (w - w.maxCoeff()).exp();
         const float inv_sum = 1.0f / w.sum();
         // pass 3: out = sum_j w_j v_j / sum, block by block.
-        float* __restrict o = out.data() + t * H * D + h * D;
-        for (Index i = 0; i * BS < visible; ++i) {
-          const Index n = std::min(BS, visible - i * BS);
-          const float* __restrict vb = v_blk[static_cast<size_t>(i)];
-          const float* ws = scores.data() + i * BS;
-          for (Index j = 0; j < n; ++j)
-            for (Index d = 0; d < D; ++d) o[d] += ws[j] * vb[j * D + d];
-        }
+        float* o = out.data() + t * H * D + h * D;
+        for (Index i = 0; i * BS < visible; ++i)
+          block_values(scores.data() + i * BS, v_blk[static_cast<size_t>(i)], D, std::min(BS, visible - i * BS), o);
         for (Index d = 0; d < D; ++d) o[d] *= inv_sum;
       }
     }
