@@ -205,9 +205,9 @@ static void check_pool_fits(const ModelConfig& config, const BlockPool& pool) {
   config.validate();
   if (pool.num_layers() != config.num_hidden_layers || pool.num_kv_heads() != config.num_key_value_heads ||
       pool.head_dim() != config.head_dim())
-    fail<InvalidArgument>("the block pool holds ", pool.num_layers(), " layers of ", pool.num_kv_heads(),
-                          " KV heads of dim ", pool.head_dim(), ", the model has ", config.num_hidden_layers,
-                          " of ", config.num_key_value_heads, " of dim ", config.head_dim(),
+    fail<InvalidArgument>("the block pool was made for ", pool.num_layers(), " layers x ", pool.num_kv_heads(),
+                          " KV heads x head_dim ", pool.head_dim(), ", the model has ", config.num_hidden_layers,
+                          " layers x ", config.num_key_value_heads, " KV heads x head_dim ", config.head_dim(),
                           ": a pool made for another model");
 }
 
