@@ -21,8 +21,9 @@ Index BlockTable::blocks_needed(Index n) const {
 void BlockTable::append(Index n) {
   // TODO(step 2): all or nothing. needed = blocks_needed(n); when the pool cannot give that many
   //   (pool_->can_allocate), throw OutOfBlocks naming n, the blocks needed and the blocks free — before
-  //   changing anything. Then (n > 0) call copy_on_write_tail() (step 5: it does nothing unless the last
-  //   block is partial and shared), add n to length_, and pool_->allocate() new blocks until
+  //   changing anything. Then, for n > 0: if the last block is partly filled (length_ % BS != 0) and
+  //   shared (ref count > 1), call copy_on_write_tail() first (step 5 writes it; until then no block is
+  //   ever shared that way); add n to length_, and pool_->allocate() new blocks until
   //   num_blocks() * BS >= length_.
   (void)n;
   throw NotImplemented("lesson06 step 2: append positions (a new block every block_size)");

@@ -26,8 +26,9 @@ void BlockTable::append(Index n) {
     fail<OutOfBlocks>("appending ", n, " positions to a table of ", length_, " needs ", needed,
                       " blocks, the pool has ", pool_->num_free(), " free of ", pool_->num_blocks());
   if (n == 0) return;
-  copy_on_write_tail();  // step 5: the next position may land in the shared last block
   const Index BS = block_size();
+  // Step 5: the next position lands in the last block; if it is partly filled and shared, copy it first.
+  if (length_ % BS != 0 && pool_->ref_count(blocks_.back()) > 1) copy_on_write_tail();
   length_ += n;
   while (num_blocks() * BS < length_) blocks_.push_back(pool_->allocate());  // one block per BS positions
 }
