@@ -22,7 +22,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the repository's tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from render import UNIT_S, update_doc, us, write_dat  # noqa: E402
+from render import UNIT_S, machine, update_doc, us, write_dat  # noqa: E402
 
 MODELS = ["stories260K", "s15Mshape_gqa"]
 LABEL = {"stories260K": "stories260K", "s15Mshape_gqa": "15M-shape GQA 6/2 (random)"}
@@ -230,6 +230,7 @@ def main():
 
     r = Results(os.path.join(args.results, "lesson06_solution.json"))
     blocks = {
+        "l06_machine": machine(r, args.results),
         "l06_targets": targets(r),
         "l06_waste": table_waste(r),
         "l06_prefix": table_prefix(r),
