@@ -87,6 +87,7 @@ class BlockPool {
   // block out again; nullopt for a block that holds no registered prefix.
   std::optional<BlockHash> block_hash(BlockId id) const;
   void set_block_hash(BlockId id, BlockHash hash);  // InvalidArgument for a free block
+  void clear_block_hash(BlockId id);                // the block is about to be rewritten (crop)
 
   // ---------------------------------------------------------------------------------------------
   // Given: the storage

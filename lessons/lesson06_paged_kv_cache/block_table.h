@@ -81,8 +81,9 @@ class BlockTable {
   // unless the table ends on a block boundary (N % BS == 0).
   void append_cached_block(BlockId id);
   // Forgets positions from `length` on and releases the blocks no longer needed (for rewinding: a
-  // benchmark that times one decode step at a fixed length, a failed forward pass). InvalidArgument
-  // unless 0 <= length <= N.
+  // benchmark that times one decode step at a fixed length, a failed forward pass). A last block left
+  // partly filled and owned by this table alone loses its prefix-cache name, since it will be written
+  // again. InvalidArgument unless 0 <= length <= N.
   void crop(Index length);
 
  private:

@@ -75,6 +75,11 @@ void BlockPool::set_block_hash(BlockId id, BlockHash hash) {
   has_hash_[static_cast<size_t>(id)] = true;
 }
 
+void BlockPool::clear_block_hash(BlockId id) {
+  check_id(id, "clear_block_hash");
+  has_hash_[static_cast<size_t>(id)] = false;
+}
+
 Index BlockPool::offset(Index layer, BlockId id, Index kv_head) const {
   if (layer < 0 || layer >= num_layers())
     fail<InvalidArgument>("layer ", layer, " is out of range [0, ", num_layers(), ")");
@@ -175,6 +180,10 @@ void BlockTable::crop(Index length) {
     blocks_.pop_back();
   }
   length_ = length;
+  // A full block cut back to a partial one will be written again: if this table owns it alone, the
+  // prefix it was registered for (prefix caching) must no longer be found. (Shared, it is copied
+  // before the next write, and the original keeps its contents and its name.)
+  if (length_ % BS != 0 && pool_->ref_count(blocks_.back()) == 1) pool_->clear_block_hash(blocks_.back());
 }
 
 // ---------------------------------------------------------------------------------------------

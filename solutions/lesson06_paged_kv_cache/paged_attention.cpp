@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "llm/eigen_view.h"
@@ -47,19 +48,27 @@ void store_kv(const BlockTable& table, Index layer, Index first, const Tensor& k
 }
 
 // Register blocking for the two inner loops of step 3b. Summing a term at a time into scores[] or out[]
-// would store each partial sum and load it back for the next term (a chain through memory that took
-// about half of a decode step when measured). Here kLanes partial sums live in one fixed-size Eigen
-// array — one vector register — for the whole loop and are stored once.
+// would store each partial sum and load it back for the next term — a chain through memory that took
+// half of a decode step when measured (docs/benchmarks.md). Here kLanes partial sums live in one
+// variable of g++'s vector type (8 floats: one AVX register, two SSE ones) for the whole loop and are
+// stored once. (Eigen's fixed-size arrays do the same at -O3 but are a function call per operation in
+// a Debug build, which tripled the tests' time.)
 constexpr Index kLanes = 8;
-using Lanes = Eigen::Array<float, kLanes, 1>;
+typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+// Lanes are read and written with memcpy (blocks start anywhere: unaligned) inside the loops, never
+// passed to a function: a function taking a 32-byte vector would change its calling convention with
+// the -m flags (g++'s -Wpsabi).
 
 // s[j] = sum_d q[d] * kt[d*BS + j] for the first n positions of one block (kt: its (D, BS) keys).
 static void block_scores(const float* q, const float* kt, Index D, Index BS, Index n, float* s) {
   Index j = 0;
   for (; j + kLanes <= n; j += kLanes) {
-    Lanes acc = Lanes::Zero();
-    for (Index d = 0; d < D; ++d) acc += q[d] * Eigen::Map<const Lanes>(kt + d * BS + j);
-    Eigen::Map<Lanes>(s + j) = acc;
+    Lanes acc = {}, k;
+    for (Index d = 0; d < D; ++d) {
+      std::memcpy(&k, kt + d * BS + j, sizeof k);
+      acc += q[d] * k;
+    }
+    std::memcpy(s + j, &acc, sizeof acc);
   }
   for (; j < n; ++j) {  // the last n % kLanes positions
     float acc = 0.0f;
@@ -72,9 +81,13 @@ static void block_scores(const float* q, const float* kt, Index D, Index BS, Ind
 static void block_values(const float* w, const float* v, Index D, Index n, float* o) {
   Index d = 0;
   for (; d + kLanes <= D; d += kLanes) {
-    Lanes acc = Eigen::Map<const Lanes>(o + d);
-    for (Index j = 0; j < n; ++j) acc += w[j] * Eigen::Map<const Lanes>(v + j * D + d);
-    Eigen::Map<Lanes>(o + d) = acc;
+    Lanes acc, x;
+    std::memcpy(&acc, o + d, sizeof acc);
+    for (Index j = 0; j < n; ++j) {
+      std::memcpy(&x, v + j * D + d, sizeof x);
+      acc += w[j] * x;
+    }
+    std::memcpy(o + d, &acc, sizeof acc);
   }
   for (; d < D; ++d) {  // the last D % kLanes dimensions
     float acc = o[d];

@@ -368,6 +368,21 @@ TEST_CASE("step 4: a block is published only once it is full") {
   }
 }
 
+TEST_CASE("step 4: a published block cut back by crop is no longer found") {
+  BlockPool pool(ModelConfig::tiny(), 8, 4);
+  PrefixCache cache(pool);
+  const Ids tokens = prompt_ids(12, 64);
+  BlockTable table(pool);
+  table.append(9);
+  cache.publish(table, tokens);
+  REQUIRE(cache.match(tokens) == 8);
+  table.crop(6);  // block 1 is partial again and will be rewritten: its name must go
+  CHECK_MESSAGE(cache.match(tokens) == 4, "a block that is written again must not be found under its old name");
+  table.append(2);
+  cache.publish(table, tokens);
+  CHECK_MESSAGE(cache.match(tokens) == 8, "once full again, publish registers it again");
+}
+
 // ================================================================================================
 // Step 5: fork with copy-on-write
 // ================================================================================================
@@ -539,16 +554,16 @@ TEST_CASE("step 7: a shared 100-token prefix prefills only the remainder and gen
   const llm::CausalLM model(cfg, 42);
   const Ids common = prompt_ids(100, cfg.vocab_size, 21);
   const Ids a = concat(common, prompt_ids(12, cfg.vocab_size, 22)), b = concat(common, prompt_ids(12, cfg.vocab_size, 23));
-  const Ids a_alone = lesson06_test::contiguous_greedy(model, a, 8);  // lesson 04, no sharing
+  const Ids a_alone = lesson06_test::contiguous_greedy(model, a, 4);  // lesson 04, no sharing
   BlockPool fresh(cfg, 64, 16);
-  const Ids b_alone = paged_generate(model, fresh, b, {.max_new_tokens = 8}).tokens;  // paged, no sharing
+  const Ids b_alone = paged_generate(model, fresh, b, {.max_new_tokens = 4}).tokens;  // paged, no sharing
   for (Index bs : {3, 16}) {
     CAPTURE(bs);
     BlockPool pool(cfg, 200, bs);
     PrefixCache cache(pool);
-    const llm::PagedGeneration ga = paged_generate(model, pool, a, {.max_new_tokens = 8, .prefix_cache = &cache});
+    const llm::PagedGeneration ga = paged_generate(model, pool, a, {.max_new_tokens = 4, .prefix_cache = &cache});
     CHECK_MESSAGE(ga.computed_prompt_tokens == 112, "the first prompt finds nothing cached and computes all 112 tokens");
-    const llm::PagedGeneration gb = paged_generate(model, pool, b, {.max_new_tokens = 8, .prefix_cache = &cache});
+    const llm::PagedGeneration gb = paged_generate(model, pool, b, {.max_new_tokens = 4, .prefix_cache = &cache});
     CHECK_MESSAGE(gb.cached_prompt_tokens == 100 / bs * bs, "the second prompt reuses floor(100 / BS) blocks of the first");
     CHECK_MESSAGE(gb.computed_prompt_tokens == 112 - 100 / bs * bs, "and runs only the rest of its prompt through the model");
     CHECK_MESSAGE(gb.tokens == b_alone, "sharing cached blocks must not change a single generated token");
@@ -657,34 +672,46 @@ TEST_CASE("step 7: invalid generate inputs are InvalidArgument naming the value 
 // stories260K: the real model on the paged cache against lesson 04's contiguous cache
 // ================================================================================================
 
-TEST_CASE("stories260K: greedy paged generation is token-identical to lesson 04 on several prompts") {
+namespace {
+
+struct StoriesCase {
+  Ids prompt;
+  int new_tokens;
+  Index block_size;
+};
+
+// Greedy generation of stories260K on a paged cache of `block_size` against lesson 04's generate().
+void check_stories(const llm::CausalLM& model, const ModelConfig& config, const StoriesCase& c) {
+  CAPTURE(c.prompt.size());
+  CAPTURE(c.block_size);
+  BlockPool pool(config, blocks_for(512, c.block_size), c.block_size);
+  const llm::PagedGeneration paged = paged_generate(model, pool, c.prompt, {.max_new_tokens = c.new_tokens});
+  const Ids contiguous = lesson06_test::contiguous_greedy(model, c.prompt, c.new_tokens);
+  REQUIRE(paged.tokens.size() == contiguous.size());
+  size_t first_diff = 0;
+  while (first_diff < contiguous.size() && paged.tokens[first_diff] == contiguous[first_diff]) ++first_diff;
+  CHECK_MESSAGE(first_diff == contiguous.size(), "stories260K on the paged cache must write lesson 04's text token for "
+                                                 "token; first difference at position "
+                                                     << first_diff);
+  CHECK_MESSAGE(pool_is_empty(pool), "the generation gave every block back");
+}
+
+}  // namespace
+
+TEST_CASE("stories260K: greedy paged generation from BOS fills the 512-position context like lesson 04") {
+  auto files = llm::testing::model_or_skip();
+  if (!files) return;
+  const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
+  const llm::CausalLM model = llm::CausalLM::from_checkpoint(ckpt);
+  check_stories(model, ckpt.config, {{llm::Tokenizer::kBos}, 511, 16});  // BOS + 511 = the whole context
+}
+
+TEST_CASE("stories260K: greedy paged generation equals lesson 04 on two prompts with block sizes 1 and 3") {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
   const llm::Tokenizer tok = llm::Tokenizer::load(files->tokenizer, ckpt.config.vocab_size);
   const llm::CausalLM model = llm::CausalLM::from_checkpoint(ckpt);
-  struct Case {
-    Ids prompt;
-    int new_tokens;
-    Index block_size;
-  };
-  const Case cases[] = {
-      {{llm::Tokenizer::kBos}, 511, 16},  // the whole 512-position context
-      {tok.encode("Once upon a time", true), 60, 1},
-      {tok.encode("The little dog ran to the park and saw a big red ball.", true), 40, 3},
-  };
-  for (const Case& c : cases) {
-    CAPTURE(c.prompt.size());
-    CAPTURE(c.block_size);
-    BlockPool pool(ckpt.config, blocks_for(512, c.block_size), c.block_size);
-    const llm::PagedGeneration paged = paged_generate(model, pool, c.prompt, {.max_new_tokens = c.new_tokens});
-    const Ids contiguous = lesson06_test::contiguous_greedy(model, c.prompt, c.new_tokens);
-    REQUIRE(paged.tokens.size() == contiguous.size());
-    size_t first_diff = 0;
-    while (first_diff < contiguous.size() && paged.tokens[first_diff] == contiguous[first_diff]) ++first_diff;
-    CHECK_MESSAGE(first_diff == contiguous.size(), "stories260K on the paged cache must write lesson 04's text token for "
-                                                   "token; first difference at position "
-                                                       << first_diff);
-    CHECK(pool_is_empty(pool));
-  }
+  check_stories(model, ckpt.config, {tok.encode("Once upon a time", true), 60, 1});
+  check_stories(model, ckpt.config, {tok.encode("The little dog ran to the park and saw a big red ball.", true), 40, 3});
 }
