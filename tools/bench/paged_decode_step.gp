@@ -20,7 +20,7 @@ plot \
   f("s15Mshape_gqa") using 1:3 with linespoints lw 2 pt 5 lc rgb "#2ca02c" title "15M-shape GQA 6/2 (random), paged", \
   f("stories260K")   using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb "#d62728" title "stories260K, contiguous (lesson 04)", \
   f("stories260K")   using 1:3 with linespoints lw 2 pt 7 lc rgb "#d62728" title "stories260K, paged"
-set title "stories260K at cache length 500, against the block size"
+set title "stories260K at cache length 500, against the block size (the contiguous step measured alongside)"
 set xlabel "block size (positions per block, log scale)"
 set logscale x 2
 set xrange [0.7:180]

@@ -13,11 +13,11 @@
 //                                  (driving the real BlockPool and BlockTable). Counters only matter.
 //   BM_PrefixCache/<model>/<off|on>  64 requests sharing a 256-token prefix (16 own tokens each), one new
 //                                  token each: prompt tokens computed and time to first token.
-//   BM_DecodeStep_Paged/<model>/pos:p       ONE decode step at cache length p, paged, BS 16
-//   BM_DecodeStep_Contiguous/<model>/pos:p  the same step on lesson 04's contiguous cache
-//   BM_DecodeStep_PagedBlock/stories260K/bs:BS  the paged step at p = 500 for BS 1 .. 128
+//   BM_DecodeStep/<model>/pos:p    ONE decode step at cache length p on lesson 04's contiguous cache and
+//                                  on the paged one (BS 16), alternating: their times and ratio
+//   BM_DecodeStepBlock/stories260K/bs:BS  the same pair at p = 500, for BS 1 .. 128
 //
-// Times are CPU time of the benchmark thread (Google Benchmark's default).
+// Times are CPU time of the benchmark thread (Google Benchmark's default; the counters use the same clock).
 // Legend: p cached positions, BS block_size, N sequence length.
 #include <benchmark/benchmark.h>
 #include <time.h>
@@ -255,45 +255,51 @@ void BM_PrefixCache(benchmark::State& state, ModelId id, bool use_cache) {
 // 3. One decode step: paged against contiguous
 // ---------------------------------------------------------------------------------------------
 
-// Paged: the table is prefilled with p tokens outside the timed loop; each iteration runs one token at
-// position p, then crop(p) rewinds (releasing the block the step took when p is a multiple of BS).
-void decode_step_paged(benchmark::State& state, const llm::CausalLM& model, llm::Index p, llm::Index block_size) {
+// One decode step at cache length p on both caches, one after the other in every iteration, so that
+// whatever else runs on a shared machine slows both alike; each side is timed in thread CPU time.
+// Both caches are prefilled with p tokens outside the timed loop; each step runs one token at position
+// p and then rewinds: KVCache::crop(p) for lesson 04's contiguous cache (as lesson 04's
+// BM_DecodeStep_KVCache does), BlockTable::crop(p) for the paged one (which gives back the block a step
+// at a block boundary took). Counters: contiguous_us, paged_us per step, and their ratio.
+void decode_step_pair(benchmark::State& state, const llm::CausalLM& model, llm::Index p, llm::Index block_size) {
   const Ids ids = walk_ids(model.config(), p + 1);
+  // lesson 04's contiguous cache
+  llm::IdTensor past(llm::Shape{1, p}), token(llm::Shape{1, 1});
+  std::copy_n(ids.data(), p, past.data());
+  token(0, 0) = ids[static_cast<size_t>(p)];
+  auto cache = std::make_shared<llm::KVCache>(model.config(), 1, p + 1);
+  model.forward(past, {.past_key_values = cache, .use_cache = true});
+  // the paged cache
   llm::BlockPool pool(model.config(), (p + 1 + block_size - 1) / block_size + 1, block_size);
   llm::BlockTable table(pool);
-  llm::paged_forward(model, table, std::span<const std::int32_t>(ids).first(static_cast<size_t>(p)));  // not timed
-  const std::span<const std::int32_t> token = std::span<const std::int32_t>(ids).subspan(static_cast<size_t>(p));
+  llm::paged_forward(model, table, std::span<const std::int32_t>(ids).first(static_cast<size_t>(p)));
+  const std::span<const std::int32_t> next = std::span<const std::int32_t>(ids).subspan(static_cast<size_t>(p));
+
+  double contiguous = 0, paged = 0;
   for (auto _ : state) {
-    llm::Tensor logits = llm::paged_forward(model, table, token);
+    const double t0 = thread_seconds();
+    llm::CausalLMOutputWithPast out = model.forward(token, {.past_key_values = cache, .use_cache = true});
+    benchmark::DoNotOptimize(out.logits.data());
+    cache->crop(p);
+    const double t1 = thread_seconds();
+    llm::Tensor logits = llm::paged_forward(model, table, next);
     benchmark::DoNotOptimize(logits.data());
     table.crop(p);
+    paged += thread_seconds() - t1;
+    contiguous += t1 - t0;
   }
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["contiguous_us"] = contiguous / n * 1e6;
+  state.counters["paged_us"] = paged / n * 1e6;
+  state.counters["paged_over_contiguous"] = paged / contiguous;
 }
 
-void BM_DecodeStep_Paged(benchmark::State& state, ModelId id) {
-  with_model(state, id, [&](const llm::CausalLM& model) { decode_step_paged(state, model, state.range(0), 16); });
+void BM_DecodeStep(benchmark::State& state, ModelId id) {
+  with_model(state, id, [&](const llm::CausalLM& model) { decode_step_pair(state, model, state.range(0), 16); });
 }
 
-void BM_DecodeStep_PagedBlock(benchmark::State& state, ModelId id) {
-  with_model(state, id, [&](const llm::CausalLM& model) { decode_step_paged(state, model, 500, state.range(0)); });
-}
-
-// Contiguous: lesson 04's forward on its KVCache, timed exactly as lesson 04's BM_DecodeStep_KVCache.
-void BM_DecodeStep_Contiguous(benchmark::State& state, ModelId id) {
-  with_model(state, id, [&](const llm::CausalLM& model) {
-    const llm::Index p = state.range(0);
-    const Ids ids = walk_ids(model.config(), p + 1);
-    llm::IdTensor past(llm::Shape{1, p}), token(llm::Shape{1, 1});
-    std::copy_n(ids.data(), p, past.data());
-    token(0, 0) = ids[static_cast<size_t>(p)];
-    auto cache = std::make_shared<llm::KVCache>(model.config(), 1, p + 1);
-    model.forward(past, {.past_key_values = cache, .use_cache = true});  // prefill, not timed
-    for (auto _ : state) {
-      llm::CausalLMOutputWithPast out = model.forward(token, {.past_key_values = cache, .use_cache = true});
-      benchmark::DoNotOptimize(out.logits.data());
-      cache->crop(p);
-    }
-  });
+void BM_DecodeStepBlock(benchmark::State& state, ModelId id) {
+  with_model(state, id, [&](const llm::CausalLM& model) { decode_step_pair(state, model, 500, state.range(0)); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,18 +325,14 @@ void register_all() {
         ->Iterations(1)->Unit(benchmark::kMillisecond);
   }
   for (const auto& [name, id] : models) {
-    const std::string n = name;
-    // Contiguous and paged alternate, one cache length at a time, so that a noisy moment on a shared
-    // machine hits both sides of a ratio alike. Tens of microseconds per step: the median of 5 runs.
-    for (int p : {16, 32, 64, 128, 256, 384, 500}) {
-      for (auto* b : {RegisterBenchmark(("BM_DecodeStep_Contiguous/" + n).c_str(), BM_DecodeStep_Contiguous, id),
-                      RegisterBenchmark(("BM_DecodeStep_Paged/" + n).c_str(), BM_DecodeStep_Paged, id)})
-        b->Arg(p)->ArgName("pos")->Unit(benchmark::kMicrosecond)->MinTime(0.1)->Repetitions(5)->ReportAggregatesOnly(true);
-    }
+    // Tens of microseconds per step: the median of 5 runs, as lesson 04's decode-step benchmark.
+    auto* b = RegisterBenchmark(("BM_DecodeStep/" + std::string(name)).c_str(), BM_DecodeStep, id);
+    for (int p : {16, 32, 64, 128, 256, 384, 500}) b->Arg(p);
+    b->ArgName("pos")->Unit(benchmark::kMicrosecond)->MinTime(0.2)->Repetitions(5)->ReportAggregatesOnly(true);
   }
-  auto* sweep = RegisterBenchmark("BM_DecodeStep_PagedBlock/stories260K", BM_DecodeStep_PagedBlock, ModelId::kStories260K);
+  auto* sweep = RegisterBenchmark("BM_DecodeStepBlock/stories260K", BM_DecodeStepBlock, ModelId::kStories260K);
   for (int bs : {1, 2, 4, 8, 16, 32, 64, 128}) sweep->Arg(bs);
-  sweep->ArgName("bs")->Unit(benchmark::kMicrosecond)->MinTime(0.1)->Repetitions(3)->ReportAggregatesOnly(true);
+  sweep->ArgName("bs")->Unit(benchmark::kMicrosecond)->MinTime(0.2)->Repetitions(3)->ReportAggregatesOnly(true);
 }
 
 }  // namespace
