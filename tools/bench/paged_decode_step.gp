@@ -14,7 +14,7 @@ set ylabel "time of one step (log scale)"
 set xrange [0:520]
 set yrange [10:10000]
 set ytics ("10 µs" 10, "100 µs" 100, "1 ms" 1000, "10 ms" 10000)
-set key top left box opaque font ",10"
+set key at graph 0.98, graph 0.62 right box opaque font ",10"
 plot \
   f("s15Mshape_gqa") using 1:2 with linespoints lw 2 dt 2 pt 4 lc rgb "#2ca02c" title "15M-shape GQA 6/2 (random), contiguous (lesson 04)", \
   f("s15Mshape_gqa") using 1:3 with linespoints lw 2 pt 5 lc rgb "#2ca02c" title "15M-shape GQA 6/2 (random), paged", \
