@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "causal_lm.h"  // lesson 04: the model's members
 #include "llm/ops.h"
 #include "paged_attention.h"
 #include "sampler.h"  // lesson 04: select_greedy

@@ -16,10 +16,13 @@
 
 #include "block_pool.h"
 #include "block_table.h"
-#include "causal_lm.h"  // lesson 04 (reference): the model whose weights are used
+#include "llm/config.h"
+#include "llm/tensor.h"
 #include "prefix_cache.h"
 
 namespace llm {
+
+class CausalLM;  // lesson 04 (reference, causal_lm.h): the model whose weights are used
 
 // Step 6. Runs the T new tokens of one sequence through `model`, on top of the P positions `table`
 // already holds; they sit at positions P .. P+T-1. The table grows by T first (BlockTable::append: a
