@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# run_benchmarks.sh — lesson 04's benchmarks in one command: build the release preset's benchmark
-# programs, run the reference and the student build with JSON output, compare them side by side and
-# draw the pictures. Benchmarks report; they never pass or fail.
+# run_benchmarks.sh — the benchmarks of lessons 04 and 06 in one command: build the release preset's
+# benchmark programs, run the reference and the student build with JSON output, compare them side by side
+# and draw the pictures. Benchmarks report; they never pass or fail.
 #
-#   tools/bench/run_benchmarks.sh                 everything (under a minute on 2 cores)
+#   tools/bench/run_benchmarks.sh                 everything (about two minutes on 2 cores)
+#   tools/bench/run_benchmarks.sh --only lesson06 one lesson's benchmarks (lesson04 or lesson06)
 #   tools/bench/run_benchmarks.sh --no-docs       leave docs/ alone: pictures go to the results folder
 #   tools/bench/run_benchmarks.sh -- --full_sweep also the uncached 15M-shape runs at 256 and 512 (+1.5 min)
 #   tools/bench/run_benchmarks.sh -- --benchmark_filter=stories260K   extra flags for both programs
@@ -11,7 +12,8 @@
 #
 # Writes build/release/bench-results/: solution.json, student.json, compare.md (student vs reference),
 # kv_memory.md/.tsv, machine.txt, report.md (every table), plot/*.dat; and the three PNGs into
-# docs/images/ plus the generated tables of docs/benchmarks.md (unless --no-docs).
+# docs/images/ plus the generated tables of docs/benchmarks.md (unless --no-docs). Lesson 06 adds
+# lesson06_{solution,student}.json, lesson06_compare.md, lesson06_report.md and two PNGs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,6 +24,7 @@ BENCH_DIR="$BUILD/lessons/lesson04_kv_cache_causallm"
 IMAGES="$ROOT/docs/images"
 DOC="$ROOT/docs/benchmarks.md"
 EXTRA=()
+ONLY=""
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -29,8 +32,10 @@ die() { say "error: $*"; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-docs) IMAGES="$RESULTS/images"; DOC=""; shift ;;
+    --only) [ $# -ge 2 ] && [[ "$2" == lesson04 || "$2" == lesson06 ]] || die "--only takes lesson04 or lesson06"
+            ONLY="$2"; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -61,7 +66,10 @@ fi
 
 # --- build (release preset: -O3 -march=native) ----------------------------------------------------
 [ -f "$BUILD/build.ninja" ] || cmake --preset release >/dev/null
-cmake --build --preset release --target lesson04_bench_solution lesson04_bench_student lesson04_kv_memory_table
+TARGETS=()
+if [ "$ONLY" != lesson06 ]; then TARGETS+=(lesson04_bench_solution lesson04_bench_student lesson04_kv_memory_table); fi
+if [ "$ONLY" != lesson04 ]; then TARGETS+=(lesson06_bench_solution lesson06_bench_student); fi
+cmake --build --preset release --target "${TARGETS[@]}"
 mkdir -p "$RESULTS"
 
 # --- the machine, for the page ---------------------------------------------------------------------
@@ -87,6 +95,7 @@ if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
   say "warning: load average is $load — other programs are running, timings will be slower and noisier"
 fi
 
+if [ "$ONLY" != lesson06 ]; then  # lesson 04
 # --- run: the reference, then the student's build of the same source ------------------------------
 say "reference (lesson04_bench_solution) -> $RESULTS/solution.json"
 "$BENCH_DIR/lesson04_bench_solution" --benchmark_out="$RESULTS/solution.json" --benchmark_out_format=json \
@@ -103,3 +112,25 @@ say "student vs reference (time per run; ratio > 1: the student's code is slower
 python3 "$ROOT/tools/bench/compare.py" "$RESULTS/solution.json" "$RESULTS/student.json" --markdown "$RESULTS/compare.md"
 echo
 python3 "$ROOT/tools/bench/render.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}
+fi  # lesson 04
+
+# --- lesson 06: the paged KV cache (bench/paged_bench.cpp; --full_sweep is lesson 04's own flag) ------
+if [ "$ONLY" != lesson04 ]; then
+  L06_DIR="$BUILD/lessons/lesson06_paged_kv_cache"
+  L06_EXTRA=()
+  for arg in "${EXTRA[@]}"; do
+    if [ "$arg" != "--full_sweep" ]; then L06_EXTRA+=("$arg"); fi
+  done
+  say "lesson 06 reference (lesson06_bench_solution) -> $RESULTS/lesson06_solution.json"
+  "$L06_DIR/lesson06_bench_solution" --benchmark_out="$RESULTS/lesson06_solution.json" --benchmark_out_format=json \
+    "${L06_EXTRA[@]}"
+  say "lesson 06 student (lesson06_bench_student) -> $RESULTS/lesson06_student.json"
+  "$L06_DIR/lesson06_bench_student" --benchmark_out="$RESULTS/lesson06_student.json" --benchmark_out_format=json \
+    "${L06_EXTRA[@]}"
+  echo
+  say "lesson 06: student vs reference (time per run; ratio > 1: the student's code is slower)"
+  python3 "$ROOT/tools/bench/compare.py" "$RESULTS/lesson06_solution.json" "$RESULTS/lesson06_student.json" \
+    --markdown "$RESULTS/lesson06_compare.md"
+  echo
+  python3 "$ROOT/tools/bench/render_lesson06.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}
+fi

@@ -353,7 +353,7 @@ def main(argv: list[str]) -> int:
                     "other lessons each probe (one call into your code on fixed inputs), matched or not.",
         epilog="Exit status: 0 everything matches, 1 a difference or an unfinished/failing step in your code, "
                "2 bad command line or the tools themselves failed.")
-    ap.add_argument("lesson", help="lesson01 .. lesson05")
+    ap.add_argument("lesson", help="lesson01 .. lesson06")
     ap.add_argument("--build-dir", type=Path, default=REPO / "build" / "dev",
                     help="the build folder (default build/dev, the dev preset's)")
     ap.add_argument("--no-build", action="store_true", help="use the dump programs as they are")

@@ -1,0 +1,146 @@
+// paged_attention.cpp — lesson 06 reference, step 3: writing new keys and values into their slots, and
+// causal grouped-query attention read through the block table, block by block. Nothing is gathered
+// into a contiguous buffer: each block is used where it lies, which is all the indirection costs (a
+// pointer per block and a loop per block instead of one loop over every position; docs/benchmarks.md).
+//
+// Legend: T new tokens, P positions before them (here `first`), S = P + T, H query heads, KV key/value
+// heads, G = H / KV, D head_dim, BS block_size.
+#include "paged_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "llm/eigen_view.h"
+#include "llm/errors.h"
+
+namespace llm {
+
+// Both steps refuse positions without a slot before they touch anything.
+static void check_positions(const BlockTable& table, Index layer, Index first, Index T, const char* what) {
+  if (layer < 0 || layer >= table.pool().num_layers())
+    fail<InvalidArgument>(what, ": layer ", layer, " is out of range [0, ", table.pool().num_layers(), ")");
+  if (first < 0 || first + T > table.length())
+    fail<InvalidArgument>(what, ": positions [", first, ", ", first + T, ") are outside the block table's [0, ",
+                          table.length(), "): append() the slots first");
+}
+
+// Step 3a.
+void store_kv(const BlockTable& table, Index layer, Index first, const Tensor& k, const Tensor& v) {
+  BlockPool& pool = table.pool();
+  const Index KV = pool.num_kv_heads(), D = pool.head_dim(), BS = pool.block_size();
+  if (k.rank() != 2 || k.size(0) < 1 || k.size(1) != KV * D || !(v.shape() == k.shape()))
+    fail<ShapeError>("store_kv: k ", k.shape().str(), " and v ", v.shape().str(), " must both be (T, KV*D) = (T, ",
+                     KV * D, ") with T >= 1");
+  const Index T = k.size(0);
+  check_positions(table, layer, first, T, "store_kv");
+  for (Index t = 0; t < T; ++t) {
+    const Slot s = table.slot(first + t);  // position first + t -> (block, offset)
+    const float* k_src = k.data() + t * KV * D;
+    const float* v_src = v.data() + t * KV * D;
+    for (Index g = 0; g < KV; ++g) {
+      float* k_blk = pool.keys(layer, s.block, g);  // (D, BS): the key is column `offset`
+      for (Index d = 0; d < D; ++d) k_blk[d * BS + s.offset] = k_src[g * D + d];
+      std::copy_n(v_src + g * D, D, pool.values(layer, s.block, g) + s.offset * D);  // (BS, D): row `offset`
+    }
+  }
+}
+
+// Register blocking for the two inner loops of step 3b. Summing a term at a time into scores[] or out[]
+// would store each partial sum and load it back for the next term — a chain through memory that took
+// half of a decode step when measured (docs/benchmarks.md). Here kLanes partial sums live in one
+// variable of g++'s vector type (8 floats: one AVX register, two SSE ones) for the whole loop and are
+// stored once. (Eigen's fixed-size arrays do the same at -O3 but are a function call per operation in
+// a Debug build, which tripled the tests' time.)
+constexpr Index kLanes = 8;
+typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+// Lanes are read and written with memcpy (blocks start anywhere: unaligned) inside the loops, never
+// passed to a function: a function taking a 32-byte vector would change its calling convention with
+// the -m flags (g++'s -Wpsabi).
+
+// s[j] = sum_d q[d] * kt[d*BS + j] for the first n positions of one block (kt: its (D, BS) keys).
+static void block_scores(const float* q, const float* kt, Index D, Index BS, Index n, float* s) {
+  Index j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    Lanes acc = {}, k;
+    for (Index d = 0; d < D; ++d) {
+      std::memcpy(&k, kt + d * BS + j, sizeof k);
+      acc += q[d] * k;
+    }
+    std::memcpy(s + j, &acc, sizeof acc);
+  }
+  for (; j < n; ++j) {  // the last n % kLanes positions
+    float acc = 0.0f;
+    for (Index d = 0; d < D; ++d) acc += q[d] * kt[d * BS + j];
+    s[j] = acc;
+  }
+}
+
+// o[d] += sum_j w[j] * v[j*D + d] over the first n positions of one block (v: its (BS, D) values).
+static void block_values(const float* w, const float* v, Index D, Index n, float* o) {
+  Index d = 0;
+  for (; d + kLanes <= D; d += kLanes) {
+    Lanes acc, x;
+    std::memcpy(&acc, o + d, sizeof acc);
+    for (Index j = 0; j < n; ++j) {
+      std::memcpy(&x, v + j * D + d, sizeof x);
+      acc += w[j] * x;
+    }
+    std::memcpy(o + d, &acc, sizeof acc);
+  }
+  for (; d < D; ++d) {  // the last D % kLanes dimensions
+    float acc = o[d];
+    for (Index j = 0; j < n; ++j) acc += w[j] * v[j * D + d];
+    o[d] = acc;
+  }
+}
+
+// Step 3b.
+Tensor paged_attention(const BlockTable& table, Index layer, Index first, const Tensor& q) {
+  const BlockPool& pool = table.pool();
+  const Index KV = pool.num_kv_heads(), D = pool.head_dim(), BS = pool.block_size();
+  if (q.rank() != 2 || q.size(0) < 1 || q.size(1) % D != 0 || q.size(1) / D % KV != 0 || q.size(1) == 0)
+    fail<ShapeError>("paged_attention: q ", q.shape().str(), " must be (T, H*D) with T >= 1, D = ", D,
+                     " and H a multiple of KV = ", KV);
+  const Index T = q.size(0), H = q.size(1) / D, G = H / KV;
+  check_positions(table, layer, first, T, "paged_attention");
+  const Index S = first + T;                  // the last query sees positions 0 .. S-1
+  const Index n_blocks = (S + BS - 1) / BS;   // the table's blocks those positions fill
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+
+  Tensor out(Shape{T, H * D});                      // (T, H*D), zeros: pass 3 accumulates into it
+  std::vector<float> scores(static_cast<size_t>(S));  // (S) one query's scores, then its weights
+  std::vector<float> qs(static_cast<size_t>(D));      // (D) one query, scaled by 1 / sqrt(D) once
+  std::vector<const float*> k_blk(static_cast<size_t>(n_blocks)), v_blk(static_cast<size_t>(n_blocks));
+  for (Index g = 0; g < KV; ++g) {
+    // The table, resolved once per KV head: logical block i -> its (D, BS) keys and (BS, D) values.
+    for (Index i = 0; i < n_blocks; ++i) {
+      const BlockId id = table.blocks()[static_cast<size_t>(i)];
+      k_blk[static_cast<size_t>(i)] = pool.keys(layer, id, g);
+      v_blk[static_cast<size_t>(i)] = pool.values(layer, id, g);
+    }
+    for (Index h = g * G; h < (g + 1) * G; ++h) {  // GQA: the G query heads of KV head g
+      for (Index t = 0; t < T; ++t) {
+        const Index visible = first + t + 1;  // causal: position first + t sees 0 .. first + t
+        for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(d)] = q.data()[t * H * D + h * D + d] * scale;
+        // pass 1: scores_j = q . k_j / sqrt(D), block by block through the table. Keys are stored
+        // transposed, so each of the D terms is a multiply-add over the block's positions (vectorised).
+        for (Index i = 0; i * BS < visible; ++i)
+          block_scores(qs.data(), k_blk[static_cast<size_t>(i)], D, BS, std::min(BS, visible - i * BS), scores.data() + i * BS);
+        // pass 2: softmax over the visible positions, the largest score subtracted first.
+        Eigen::Map<Eigen::ArrayXf> w(scores.data(), visible);
+        w = (w - w.maxCoeff()).exp();
+        const float inv_sum = 1.0f / w.sum();
+        // pass 3: out = sum_j w_j v_j / sum, block by block.
+        float* o = out.data() + t * H * D + h * D;
+        for (Index i = 0; i * BS < visible; ++i)
+          block_values(scores.data() + i * BS, v_blk[static_cast<size_t>(i)], D, std::min(BS, visible - i * BS), o);
+        for (Index d = 0; d < D; ++d) o[d] *= inv_sum;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace llm
