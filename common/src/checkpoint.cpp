@@ -13,6 +13,7 @@
 
 #include "llm/binary_file.h"
 #include "llm/errors.h"
+#include "llm/limits.h"
 
 namespace llm {
 
@@ -31,14 +32,12 @@ constexpr std::uint64_t kHeaderBytes = 7 * sizeof(std::int32_t);
 // but the size check is the one thing standing between a hostile header and a huge allocation, so it
 // must not be defeatable by arithmetic wrap-around if the limits are ever raised.
 std::uint64_t mul(std::uint64_t a, std::uint64_t b) {
-  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a)
-    fail<FormatError>("checkpoint size overflows 64 bits (", a, " * ", b, ")");
-  return a * b;
+  return static_cast<std::uint64_t>(checked_mul<FormatError>(static_cast<std::int64_t>(a),
+                                                             static_cast<std::int64_t>(b), "checkpoint size"));
 }
 std::uint64_t add(std::uint64_t a, std::uint64_t b) {
-  if (b > std::numeric_limits<std::uint64_t>::max() - a)
-    fail<FormatError>("checkpoint size overflows 64 bits (", a, " + ", b, ")");
-  return a + b;
+  return static_cast<std::uint64_t>(checked_add<FormatError>(static_cast<std::int64_t>(a),
+                                                             static_cast<std::int64_t>(b), "checkpoint size"));
 }
 
 // |vocab_size| in 64 bits: std::abs(INT_MIN) would be undefined behaviour.
@@ -52,13 +51,13 @@ void check_field(const std::string& where, const char* name, std::int64_t value,
 }
 
 void validate_header(const CheckpointHeader& h, const std::string& where) {
-  check_field(where, "dim", h.dim, kMaxCheckpointDim);
-  check_field(where, "hidden_dim", h.hidden_dim, kMaxCheckpointDim);
-  check_field(where, "n_layers", h.n_layers, kMaxCheckpointLayers);
-  check_field(where, "n_heads", h.n_heads, kMaxCheckpointDim);
-  check_field(where, "n_kv_heads", h.n_kv_heads, kMaxCheckpointDim);
-  check_field(where, "|vocab_size|", abs_vocab(h), kMaxCheckpointVocab);
-  check_field(where, "seq_len", h.seq_len, kMaxCheckpointSeqLen);
+  check_field(where, "dim", h.dim, kMaxHiddenSize);
+  check_field(where, "hidden_dim", h.hidden_dim, kMaxHiddenSize);
+  check_field(where, "n_layers", h.n_layers, kMaxLayers);
+  check_field(where, "n_heads", h.n_heads, kMaxHiddenSize);
+  check_field(where, "n_kv_heads", h.n_kv_heads, kMaxHiddenSize);
+  check_field(where, "|vocab_size|", abs_vocab(h), kMaxVocabSize);
+  check_field(where, "seq_len", h.seq_len, kMaxPositions);
   if (h.dim % h.n_heads != 0)
     fail<FormatError>(where, ": header field dim = ", h.dim, " is not divisible by n_heads = ", h.n_heads);
   if (h.n_heads % h.n_kv_heads != 0)

@@ -1,4 +1,10 @@
-// given.cpp — lesson 02, given: everything of the KV cache except append() (yours, step 5) — its
+  std::int64_t total = 2;
+  for (std::int64_t factor : {std::int64_t{config.num_hidden_layers}, std::int64_t{config.num_key_value_heads},
+                              std::int64_t{config.head_dim()}, positions, batch,
+                              static_cast<std::int64_t>(bytes_per_value)})
+    total = checked_mul(total, factor, "kv_cache_bytes: 2 x layers x kv_heads x head_dim x positions x batch x bytes");
+  return static_cast<std::size_t>(total);
+}// given.cpp — lesson 02, given: everything of the KV cache except append() (yours, step 5) — its
 // allocation, crop, copies for inspection, byte counts and the model-level KVCache — and the
 // Attention constructor, which draws the four projections.
 #include "kv_cache.h"

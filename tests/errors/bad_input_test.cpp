@@ -612,12 +612,12 @@ TEST_CASE("checkpoint absurd header values refused before allocating") {
   // would be 88 TB long) — still before a single weight is allocated.
   bytes = good;
   for (std::size_t f : {llm::files::kDim, llm::files::kHiddenDim, llm::files::kHeads})
-    llm::files::patch_i32(bytes, f, llm::kMaxCheckpointDim);
-  llm::files::patch_i32(bytes, llm::files::kHeads, llm::kMaxCheckpointDim / 2);
+    llm::files::patch_i32(bytes, f, llm::kMaxHiddenSize);
+  llm::files::patch_i32(bytes, llm::files::kHeads, llm::kMaxHiddenSize / 2);
   llm::files::patch_i32(bytes, llm::files::kKvHeads, 1);
-  llm::files::patch_i32(bytes, llm::files::kLayers, llm::kMaxCheckpointLayers);
-  llm::files::patch_i32(bytes, llm::files::kVocab, -llm::kMaxCheckpointVocab);
-  llm::files::patch_i32(bytes, llm::files::kSeqLen, llm::kMaxCheckpointSeqLen);
+  llm::files::patch_i32(bytes, llm::files::kLayers, llm::kMaxLayers);
+  llm::files::patch_i32(bytes, llm::files::kVocab, -llm::kMaxVocabSize);
+  llm::files::patch_i32(bytes, llm::files::kSeqLen, llm::kMaxPositions);
   const fs::path huge = dir.write("huge.bin", bytes);
   CHECK_ERROR(FormatError, with_allocation_probe([&] { llm::load_checkpoint(huge); }), "is truncated",
               "header implies", "file has " + std::to_string(bytes.size()));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "llm/errors.h"
+#include "llm/limits.h"
 
 namespace llm {
 
@@ -21,8 +22,7 @@ using Index = std::int64_t;
 // The dimensions of a tensor, outermost first. Rank 0 is the empty "no tensor" state.
 class Shape {
  public:
-  static constexpr int kMaxRank = 4;
-  static constexpr Index kMaxElements = Index{1} << 36;  // 256 GiB of float32: beyond any sane use
+  static constexpr int kMaxRank = kMaxTensorRank;  // llm/limits.h: rank 1 to 4, at most 2^36 elements
 
   Shape() = default;
   Shape(std::initializer_list<Index> dims);
