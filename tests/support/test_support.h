@@ -1,7 +1,7 @@
 // test_support.h — helpers for the doctest suites: tensor comparison that names the first bad index,
 // the real-model fixture that skips (or, under $LLM_REQUIRE_MODEL, fails) when stories260K is absent,
-// temp folders, and the inputs many lessons build alike (seeded N(0, scale^2) tensors, the causal mask,
-// position ids, token slices, the message of an expected exception). No test cases live here.
+// temp folders, the message of an expected exception, and (through inputs.h) the seeded inputs the
+// suites and the probe programs share. No test cases live here.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -10,12 +10,31 @@
 #include <exception>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "inputs.h"
 #include "llm/model_files.h"
 #include "llm/rng.h"
 #include "llm/tensor.h"
+
+// doctest prints a container it cannot format as "{?}": comparisons of id lists and rows of logits
+// print their values instead ("{1, 403, 407}"), with at most 64 entries and a count of the rest.
+namespace doctest {
+template <typename T>
+struct StringMaker<std::vector<T>> {
+  static String convert(const std::vector<T>& v) {
+    std::ostringstream out;
+    out << '{';
+    for (size_t i = 0; i < v.size() && i < 64; ++i) out << (i ? ", " : "") << toString(v[i]).c_str();
+    if (v.size() > 64) out << ", ... (" << v.size() << " values)";
+    out << '}';
+    return String(out.str().c_str());
+  }
+};
+}  // namespace doctest
 
 namespace llm::testing {
 
@@ -62,20 +81,7 @@ float max_diff(const Tensor& a, const Tensor& b);
 bool all_finite(std::span<const float> values);
 bool all_finite(const Tensor& t);
 
-// A tensor of N(0, scale^2) draws from `rng`, in row-major order (llm::fill_normal).
-Tensor random_tensor(const Shape& shape, Rng& rng, float scale = 1.0f);
-// The same from a fresh llm::Rng(seed).
-Tensor seeded(const Shape& shape, std::uint64_t seed, float scale = 1.0f);
-
-// The additive causal mask of attention.h, (B, T, P + T): new token t sits at absolute position P + t
-// and sees keys j <= P + t (0); later keys are -inf.
-Tensor causal_mask(Index B, Index T, Index P = 0);
-
-// Position ids start .. start + T - 1 in every row, (B, T).
-IdTensor positions(Index B, Index T, Index start = 0);
-
-// Tokens [from, to) of a (B, T, X) tensor, as (B, to - from, X).
-Tensor tokens(const Tensor& x, Index from, Index to);
+// random_tensor, seeded, causal_mask, positions, tokens, sample_ids: inputs.h (shared with the probes).
 
 // The message of the E that f() throws. Anything else — another exception type (the stubs'
 // llm::NotImplemented among them) or nothing at all — is a failed check, and the result is "".
