@@ -136,7 +136,7 @@ void BM_Generate(benchmark::State& state, ModelId id, bool use_cache) {
     const llm::IdTensor bos = prompt_ids(model.config(), 1);
     for (auto _ : state) {
       llm::IdTensor out =
-          model.generate(bos, {.max_new_tokens = new_tokens, .temperature = 0.0f, .use_cache = use_cache});
+          model.generate(bos, {.max_new_tokens = new_tokens, .sampling = {.temperature = 0.0f}, .use_cache = use_cache});
       benchmark::DoNotOptimize(out.data());
       benchmark::ClobberMemory();
     }
@@ -258,7 +258,7 @@ bool generate_works(ModelId id, bool use_cache) {
   const Loaded& m = loaded(id);
   if (!m.model) return false;
   try {
-    m.model->generate(prompt_ids(m.model->config(), 1), {.max_new_tokens = 16, .temperature = 0.0f, .use_cache = use_cache});
+    m.model->generate(prompt_ids(m.model->config(), 1), {.max_new_tokens = 16, .sampling = {.temperature = 0.0f}, .use_cache = use_cache});
     return true;
   } catch (const std::exception&) {
     return false;
