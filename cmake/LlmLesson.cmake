@@ -194,6 +194,12 @@ function(llm_add_lesson name)
   # The reference library under a stable name for later lessons, tools and benchmarks.
   add_library(${name}::reference ALIAS ${name}_solution)
 
+  # What llm_add_step_selfcheck needs to rebuild this lesson from hybrid sources.
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_DIR "${ARG_DIR}")
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_STUBS "${ARG_STUBS}")
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_GIVEN "${given}")
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_DEPS "${ARG_DEPS}")
+
   # The manifest for tools/grade: which folder, which stubs (and where they were taken from), which suites.
   _llm_json_string("${name}" j_name)
   _llm_json_string("${ARG_DIR}" j_dir)
@@ -221,4 +227,56 @@ function(llm_add_lesson name)
   file(COPY_FILE "${CMAKE_BINARY_DIR}/llm_lessons/${name}.json.tmp" "${CMAKE_BINARY_DIR}/llm_lessons/${name}.json"
        ONLY_IF_DIFFERENT)
   file(REMOVE "${CMAKE_BINARY_DIR}/llm_lessons/${name}.json.tmp")
+endfunction()
+
+# llm_add_step_selfcheck(<lessonNN> [INDEPENDENT <lo> <hi>])  — after llm_add_lesson(<lessonNN> ...).
+# The per-step self-check: "a case needs only its own step and the ones before it". The lesson is built
+# once more from hybrid sources (cmake/step_hybrid.py): the reference, in which each function the stub
+# marks "step K" behaves like its stub unless $LLM_STEPCHECK = "lo-hi" switches step K on. The test
+# then runs, for every step N, the cases named "step 1..N" with steps 1..N on, and each must pass; with
+# INDEPENDENT lo hi also the cases of steps lo..N with only steps lo..N on (an exercise that needs no
+# earlier one). Step numbers are whole steps: sub-steps 10a and 10b are both step 10.
+function(llm_add_step_selfcheck name)
+  cmake_parse_arguments(ARG "" "" "INDEPENDENT" ${ARGN})
+  if(LLM_GRADING OR NOT LLM_SELF_CHECK OR NOT BUILD_TESTING)
+    return()
+  endif()
+  find_package(Python3 3.11 COMPONENTS Interpreter)
+  if(NOT Python3_FOUND)
+    message(WARNING "python3 >= 3.11 not found: the per-step self-check of ${name} is not registered")
+    return()
+  endif()
+  get_property(dir GLOBAL PROPERTY LLM_LESSON_${name}_DIR)
+  get_property(stubs GLOBAL PROPERTY LLM_LESSON_${name}_STUBS)
+  get_property(given GLOBAL PROPERTY LLM_LESSON_${name}_GIVEN)
+  get_property(deps GLOBAL PROPERTY LLM_LESSON_${name}_DEPS)
+  set(script "${PROJECT_SOURCE_DIR}/cmake/step_hybrid.py")
+  set(hybrids "")
+  foreach(stub IN LISTS stubs)
+    set(out "${CMAKE_CURRENT_BINARY_DIR}/stepcheck/${stub}")
+    add_custom_command(OUTPUT "${out}"
+      COMMAND "${Python3_EXECUTABLE}" "${script}" --lesson ${name}
+              --stub "${PROJECT_SOURCE_DIR}/lessons/${dir}/${stub}"
+              --reference "${PROJECT_SOURCE_DIR}/solutions/${dir}/${stub}" --out "${out}"
+      DEPENDS "${script}" "${PROJECT_SOURCE_DIR}/lessons/${dir}/${stub}" "${PROJECT_SOURCE_DIR}/solutions/${dir}/${stub}"
+      COMMENT "${name}: the reference with switchable steps (${stub})")
+    list(APPEND hybrids "${out}")
+  endforeach()
+  add_library(${name}_stepcheck STATIC ${hybrids} ${given})
+  target_include_directories(${name}_stepcheck PUBLIC "${PROJECT_SOURCE_DIR}/lessons/${dir}")
+  target_link_libraries(${name}_stepcheck PUBLIC ${deps} llm_common PRIVATE llm_warnings)
+  set(exes "")
+  foreach(suite basic advanced)
+    add_executable(${name}_${suite}_stepcheck $<TARGET_OBJECTS:${name}_${suite}_tests>)
+    target_link_libraries(${name}_${suite}_stepcheck PRIVATE llm_doctest_main llm_test_support ${name}_stepcheck
+                                                           llm_warnings)
+    list(APPEND exes "$<TARGET_FILE:${name}_${suite}_stepcheck>")
+  endforeach()
+  string(JOIN "," exes_arg ${exes})
+  string(JOIN "," independent ${ARG_INDEPENDENT})
+  set(test "selfcheck/${name}/steps/each-case-needs-only-its-own-and-earlier-steps")
+  add_test(NAME "${test}"
+           COMMAND ${CMAKE_COMMAND} -D "EXES=${exes_arg}" -D "INDEPENDENT=${independent}"
+                   -P "${PROJECT_SOURCE_DIR}/cmake/StepSelfCheck.cmake")
+  set_tests_properties("${test}" PROPERTIES LABELS "selfcheck;${name}" TIMEOUT 900)
 endfunction()
