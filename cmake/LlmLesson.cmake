@@ -95,8 +95,12 @@ function(llm_add_lesson name)
         _llm_pristine_copy("lessons/${ARG_DIR}/${stub}" copied)
         list(APPEND pristine_srcs "${copied}")
       endforeach()
-      if(EXISTS "${PROJECT_SOURCE_DIR}/.git/index")
-        set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/.git/index")
+      # Re-copy when a commit changes the index. Asked from git: in a worktree (or with a separate
+      # git dir) the index is not <source>/.git/index, since .git is then a file.
+      execute_process(COMMAND git -C "${PROJECT_SOURCE_DIR}" rev-parse --path-format=absolute --git-path index
+                      OUTPUT_VARIABLE git_index OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc ERROR_QUIET)
+      if(rc EQUAL 0 AND EXISTS "${git_index}")
+        set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${git_index}")
       endif()
     endif()
   endif()
