@@ -18,6 +18,7 @@
 #include "llm/errors.h"
 #include "llm/rng.h"
 #include "rope.h"
+#include "test_support.h"
 
 using llm::Index;
 using llm::KVCache;

@@ -15,26 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "doctest_strings.h"  // const char* and std::vector in failure messages
 #include "inputs.h"
 #include "llm/model_files.h"
 #include "llm/rng.h"
 #include "llm/tensor.h"
-
-// doctest prints a container it cannot format as "{?}": comparisons of id lists and rows of logits
-// print their values instead ("{1, 403, 407}"), with at most 64 entries and a count of the rest.
-namespace doctest {
-template <typename T>
-struct StringMaker<std::vector<T>> {
-  static String convert(const std::vector<T>& v) {
-    std::ostringstream out;
-    out << '{';
-    for (size_t i = 0; i < v.size() && i < 64; ++i) out << (i ? ", " : "") << toString(v[i]).c_str();
-    if (v.size() > 64) out << ", ... (" << v.size() << " values)";
-    out << '}';
-    return String(out.str().c_str());
-  }
-};
-}  // namespace doctest
 
 namespace llm::testing {
 
