@@ -543,6 +543,19 @@ TEST_CASE("step 9: top-p 0.75 on probabilities 0.5 0.25 0.125 0.125 keeps exactl
                 "0.5 + 0.25 reaches 0.75: the prefix that REACHES top_p is kept (>=), no more and no less");
 }
 
+TEST_CASE("step 9: top-p stops where the cumulative probability first equals top_p") {
+  // Eight equal logits (and two filtered ones): probabilities exactly 1/8, binary fractions, so the
+  // cumulative sums 1/8, 2/8, ... are exact in float and double and land exactly on these thresholds.
+  for (const auto& [p, n] : {std::pair{0.125f, size_t{1}}, std::pair{0.375f, size_t{3}}, std::pair{0.875f, size_t{7}}}) {
+    CAPTURE(p);
+    std::vector<float> row = {0.0f, 0.0f, -kInf, 0.0f, 0.0f, 0.0f, 0.0f, -kInf, 0.0f, 0.0f};
+    llm::apply_top_p(row, p);
+    REQUIRE_MESSAGE(kept_ids(row).size() == n,
+                    "the prefix ends at the first token whose cumulative probability is >= top_p: a sum equal to "
+                    "top_p is enough");
+  }
+}
+
 TEST_CASE("step 9: top-p applies to the distribution renormalised after top-k") {
   // Probabilities 0.4 0.3 0.1 0.1 0.1. Top-k 2 leaves 0.4 and 0.3, renormalised 0.571 and 0.429.
   // Top-p 0.5 on that keeps only id 0 (0.571 >= 0.5); on the original distribution it would keep
@@ -605,6 +618,9 @@ TEST_CASE("step 10b: the categorical draw follows the probabilities over a grid 
   }
   CHECK_MESSAGE(counts == std::vector<int>({100, 200, 300, 400}),
                 "inverse CDF: id k covers u in [cdf(k-1), cdf(k)), a width of its probability");
+  // Exactly on a boundary: two equal logits give the CDF 0.5, 1; u = 0.5 is not below 0.5, so id 1.
+  CHECK_MESSAGE(llm::select_categorical(std::vector<float>{0.0f, 0.0f}, 0.5f) == 1,
+                "the draw is the first id whose cumulative probability EXCEEDS u: u = 0.5 on {0.5, 0.5} is id 1");
 }
 
 TEST_CASE("step 10b: the categorical draw refuses u outside 0 to 1 and NaN logits") {
@@ -653,6 +669,18 @@ TEST_CASE("step 11b: sample_next validates its parameters first") {
   llm::Rng rng(0);
   const std::string msg = error_message<InvalidArgument>([&] { llm::sample_next(row, {}, {.top_p = 1.5f}, rng); });
   CHECK_MESSAGE(llm::testing::contains(msg, "1.5"), "sample_next calls validate before anything else");
+}
+
+TEST_CASE("step 11b: greedy sample_next leaves the random stream untouched") {
+  llm::Rng rng(12), untouched(12);
+  for (const float t : {0.0f, -2.0f}) {
+    CAPTURE(t);
+    std::vector<float> row = {1.0f, 0.0f, 4.0f};
+    REQUIRE(llm::sample_next(row, {}, {.temperature = t}, rng) == 2);
+  }
+  CHECK_MESSAGE(rng.next_u64() == untouched.next_u64(),
+                "temperature <= 0 returns the argmax before any rng.uniform(): in generate, a greedy row must not "
+                "shift the draws of the rows after it");
 }
 
 TEST_CASE("step 11b: temperature comes before top-p in the chain") {

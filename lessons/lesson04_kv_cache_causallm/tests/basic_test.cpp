@@ -388,6 +388,10 @@ TEST_CASE("step 10a: greedy picks the largest logit and the lowest id on ties") 
   CHECK_MESSAGE(llm::select_greedy(std::vector<float>{3.0f, 1.0f, 3.0f}) == 0, "greedy takes the lowest id on ties");
   CHECK_MESSAGE(llm::select_greedy(std::vector<float>{-kInf, -5.0f, -kInf}) == 1,
                 "greedy never picks a filtered (-inf) id");
+  const std::string msg =
+      error_message<InvalidArgument>([] { llm::select_greedy(std::vector<float>{-kInf, -kInf, -kInf}); });
+  CHECK_MESSAGE(llm::testing::contains(msg, "-inf"),
+                "a row of -inf has no token to choose: InvalidArgument (as select_categorical), not id 0");
 }
 
 TEST_CASE("step 10b: the categorical draw follows the CDF at its boundaries") {
