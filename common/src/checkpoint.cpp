@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "llm/binary_file.h"
+#include "llm/eigen_view.h"
 #include "llm/errors.h"
 #include "llm/limits.h"
 
@@ -117,13 +118,17 @@ class Reader {
   // Reads `rows x cols` (or a vector when cols == 0) and refuses NaN/inf: a non-finite weight means a
   // corrupt file or a broken export, and would silently poison every logit downstream.
   Tensor read(const std::string& name, Index rows, Index cols = 0) {
-    Tensor t = cols == 0 ? Tensor(Shape{rows}) : Tensor(Shape{rows, cols});
+    // Uninitialised: the file fills every value (read_raw throws on a short read).
+    Tensor t = cols == 0 ? Tensor(Shape{rows}, kUninitialized) : Tensor(Shape{rows, cols}, kUninitialized);
     read_raw(name, reinterpret_cast<char*>(t.data()), static_cast<std::uint64_t>(t.numel()));
-    for (Index i = 0; i < t.numel(); ++i) {
-      if (!std::isfinite(t.data()[i]))
-        fail<FormatError>(where_, ": tensor ", name, " ", t.shape().str(), " has a non-finite value (",
-                          t.data()[i], ") at flat index ", i);
-    }
+    // One vectorised pass: x - x is 0 for every finite x and NaN for inf and NaN, so the largest of them
+    // (NaN propagated) is NaN exactly when some weight is not finite. The index is looked for only then.
+    const ConstVectorMap v = as_vector(std::span<const float>(t.flat()));
+    if (std::isnan((v.array() - v.array()).maxCoeff<Eigen::PropagateNaN>()))
+      for (Index i = 0; i < t.numel(); ++i)
+        if (!std::isfinite(t.data()[i]))
+          fail<FormatError>(where_, ": tensor ", name, " ", t.shape().str(), " has a non-finite value (",
+                            t.data()[i], ") at flat index ", i);
     return t;
   }
 

@@ -20,7 +20,7 @@ Tensor linear(const Tensor& x, const Tensor& weight) {
     case 3: out_shape = Shape{x.size(0), x.size(1), out_features}; break;
     default: out_shape = Shape{x.size(0), x.size(1), x.size(2), out_features}; break;
   }
-  Tensor y(out_shape);
+  Tensor y(out_shape, kUninitialized);  // every element is written by the product below
   const ConstMatrixMap xm = as_matrix(x);        // (N, in)
   const ConstMatrixMap wm = as_matrix(weight);   // (out, in)
   MatrixMap ym = as_matrix(y);                   // (N, out)

@@ -19,8 +19,9 @@ static Shape checked_cache_shape(Index batch, Index n_kv_heads, Index capacity, 
 }
 
 LayerKVCache::LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim)
-    : v_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim)),
-      k_(Shape{batch, n_kv_heads, head_dim, capacity}) {}  // keys transposed: (D, capacity) per head
+    // Uninitialised: a position is read only after append() wrote it (positions [0, length) are filled).
+    : v_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim), kUninitialized),
+      k_(Shape{batch, n_kv_heads, head_dim, capacity}, kUninitialized) {}  // keys transposed: (D, capacity) per head
 
 void LayerKVCache::crop(Index length) {
   if (length < 0 || length > length_)
