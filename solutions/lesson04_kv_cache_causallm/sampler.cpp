@@ -9,6 +9,7 @@
 #include <numeric>
 #include <vector>
 
+#include "llm/eigen_view.h"
 #include "llm/errors.h"
 #include "llm/ops.h"
 
@@ -18,18 +19,20 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // What every function that chooses a token (or normalises the row) needs: a non-empty row without
-// NaN or +inf that has at least one token left.
+// NaN or +inf that has at least one token left. The row max tells all three at once (NaN if any entry
+// is NaN, +inf if any is +inf, -inf if all are -inf) in one vectorised pass — this runs for every row
+// of every step; the bad index is looked for only when there is one.
 void check_row(std::span<const float> logits, const char* who) {
   if (logits.empty()) fail<InvalidArgument>(who, ": empty row of logits");
-  bool any = false;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (std::isnan(logits[i])) fail<InvalidArgument>(who, ": logit at index ", i, " is NaN");
-    // +inf would make softmax compute inf - inf = NaN; a model never produces it unless it overflowed.
-    if (logits[i] == std::numeric_limits<float>::infinity())
-      fail<InvalidArgument>(who, ": logit at index ", i, " is +inf");
-    any = any || logits[i] != kNegInf;
-  }
-  if (!any) fail<InvalidArgument>(who, ": all ", logits.size(), " logits are -inf: no token is left to choose");
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const float max = as_vector(logits).maxCoeff<Eigen::PropagateNaN>();
+  if (std::isnan(max) || max == kInf)
+    for (size_t i = 0; i < logits.size(); ++i) {
+      if (std::isnan(logits[i])) fail<InvalidArgument>(who, ": logit at index ", i, " is NaN");
+      // +inf would make softmax compute inf - inf = NaN; a model never produces it unless it overflowed.
+      if (logits[i] == kInf) fail<InvalidArgument>(who, ": logit at index ", i, " is +inf");
+    }
+  if (max == kNegInf) fail<InvalidArgument>(who, ": all ", logits.size(), " logits are -inf: no token is left to choose");
 }
 
 // Ids sorted by logit, highest first; ties keep the lower id first (stable sort).
