@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "causal_lm.h"
@@ -207,9 +208,9 @@ int main(int argc, char** argv) {
       if (o.model) files.checkpoint = *o.model;
       if (o.tokenizer) files.tokenizer = *o.tokenizer;
     }
-    const llm::Checkpoint ckpt = llm::load_checkpoint(files.checkpoint);
+    llm::Checkpoint ckpt = llm::load_checkpoint(files.checkpoint);
     const llm::Tokenizer tok = llm::Tokenizer::load(files.tokenizer, ckpt.config.vocab_size);
-    const llm::CausalLM model = llm::CausalLM::from_checkpoint(ckpt);
+    const llm::CausalLM model = llm::CausalLM::from_checkpoint(std::move(ckpt));  // the weights move, no copy
     const llm::ModelConfig& cfg = model.config();
 
     // The length bound, before encoding: every token covers at most max_piece_length bytes of the text

@@ -127,8 +127,9 @@ class CausalLM {
   explicit CausalLM(const ModelConfig& config, std::uint64_t seed = 0);
 
   // Given: stories260K and other llama2.c checkpoints (see common/include/llm/checkpoint.h). The
-  // members are built straight from the checkpoint's tensors: no weight is drawn only to be overwritten.
-  static CausalLM from_checkpoint(const Checkpoint& checkpoint);
+  // members are built straight from the checkpoint's tensors — moved, when the caller passes
+  // std::move(checkpoint) — and no weight is drawn only to be overwritten.
+  static CausalLM from_checkpoint(Checkpoint checkpoint);
 
   const ModelConfig& config() const { return config_; }
 

@@ -86,25 +86,25 @@ void check_generate_inputs(const ModelConfig& config, const IdTensor& input_ids,
                           total, " exceeds max_position_embeddings = ", config.max_position_embeddings);
 }
 
-// A loaded tensor as a model parameter, after checking it has the shape the config implies.
-static Linear weight(const Tensor& src, Index rows, Index cols, const char* what) {
+// A loaded tensor as a model parameter (moved, not copied), after checking the shape the config implies.
+static Linear weight(Tensor&& src, Index rows, Index cols, const char* what) {
   if (!(src.shape() == Shape{rows, cols}))
     fail<FormatError>("checkpoint tensor ", what, " has shape ", src.shape().str(), ", the model expects (", rows,
                       ", ", cols, ")");
-  return Linear(src);
+  return Linear(std::move(src));
 }
 
-static RMSNorm norm_weight(const Tensor& src, Index hidden, float eps, const char* what) {
+static RMSNorm norm_weight(Tensor&& src, Index hidden, float eps, const char* what) {
   if (!(src.shape() == Shape{hidden}))
     fail<FormatError>("checkpoint tensor ", what, " has shape ", src.shape().str(), ", the model expects (",
                       hidden, ")");
   RMSNorm norm;
-  norm.weight = src;
+  norm.weight = std::move(src);
   norm.eps = eps;
   return norm;
 }
 
-CausalLM CausalLM::from_checkpoint(const Checkpoint& ckpt) {
+CausalLM CausalLM::from_checkpoint(Checkpoint ckpt) {
   // Every member is built from the checkpoint's tensors: drawing random weights first, only to
   // overwrite them, was most of the start-up time of the generate CLI.
   CausalLM model;
@@ -113,24 +113,25 @@ CausalLM CausalLM::from_checkpoint(const Checkpoint& ckpt) {
   c.validate();
   const Index V = c.vocab_size, C = c.hidden_size, F = c.intermediate_size;
   const Index HD = Index{c.num_attention_heads} * c.head_dim(), KVD = Index{c.num_key_value_heads} * c.head_dim();
-  const CheckpointWeights& w = ckpt.weights;
+  CheckpointWeights& w = ckpt.weights;
   if (w.layers.size() != static_cast<size_t>(c.num_hidden_layers))
     fail<FormatError>("checkpoint has ", w.layers.size(), " layers of weights, its config says ", c.num_hidden_layers);
 
-  model.embed_tokens.weight = weight(w.token_embedding, V, C, "token_embedding").weight;
+  model.embed_tokens.weight = weight(std::move(w.token_embedding), V, C, "token_embedding").weight;
   model.layers.reserve(w.layers.size());
-  for (const LayerWeights& lw : w.layers) {
+  for (LayerWeights& lw : w.layers) {
     DecoderLayer layer;
-    layer.input_layernorm = norm_weight(lw.rms_att, C, c.rms_norm_eps, "rms_att_weight");
-    layer.self_attn = Attention(c, weight(lw.wq, HD, C, "wq"), weight(lw.wk, KVD, C, "wk"),
-                                weight(lw.wv, KVD, C, "wv"), weight(lw.wo, C, HD, "wo"));
-    layer.post_attention_layernorm = norm_weight(lw.rms_ffn, C, c.rms_norm_eps, "rms_ffn_weight");
-    layer.mlp = MLP(c, weight(lw.w1, F, C, "w1"), weight(lw.w3, F, C, "w3"), weight(lw.w2, C, F, "w2"));
+    layer.input_layernorm = norm_weight(std::move(lw.rms_att), C, c.rms_norm_eps, "rms_att_weight");
+    layer.self_attn = Attention(c, weight(std::move(lw.wq), HD, C, "wq"), weight(std::move(lw.wk), KVD, C, "wk"),
+                                weight(std::move(lw.wv), KVD, C, "wv"), weight(std::move(lw.wo), C, HD, "wo"));
+    layer.post_attention_layernorm = norm_weight(std::move(lw.rms_ffn), C, c.rms_norm_eps, "rms_ffn_weight");
+    layer.mlp = MLP(c, weight(std::move(lw.w1), F, C, "w1"), weight(std::move(lw.w3), F, C, "w3"),
+                    weight(std::move(lw.w2), C, F, "w2"));
     model.layers.push_back(std::move(layer));
   }
-  model.norm = norm_weight(w.rms_final, C, c.rms_norm_eps, "rms_final_weight");
+  model.norm = norm_weight(std::move(w.rms_final), C, c.rms_norm_eps, "rms_final_weight");
   // Tied (no wcls): the LM head *is* the embedding matrix, one shared object.
-  model.lm_head = w.wcls ? weight(*w.wcls, V, C, "wcls") : Linear{};
+  model.lm_head = w.wcls ? weight(std::move(*w.wcls), V, C, "wcls") : Linear{};
   if (!w.wcls) model.lm_head.weight = model.embed_tokens.weight;
   model.rotary_emb =
       RotaryEmbedding(c.head_dim(), c.max_position_embeddings, c.rope_theta, RopeConvention::kAdjacentPairs);
