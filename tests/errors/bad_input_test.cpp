@@ -6,12 +6,15 @@
 // Legend: B batch, T new tokens, P cached positions, V vocab, C hidden, D head_dim.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "causal_lm.h"
@@ -744,8 +748,73 @@ TEST_CASE("file missing unreadable or a directory") {
   }
 }
 
+TEST_CASE("file that is a FIFO or a device") {
+  // Opening a FIFO for reading blocks until something writes to it: the loaders must refuse it first.
+  TempDir dir;
+  const fs::path fifo = dir.path() / "model.fifo";
+  REQUIRE_MESSAGE(::mkfifo(fifo.c_str(), 0600) == 0, "test setup: mkfifo " << fifo.string());
+  CHECK_ERROR(IoError, llm::load_checkpoint(fifo), fifo.string(), "is not a regular file");
+  CHECK_ERROR(IoError, llm::Tokenizer::load(fifo, 512), fifo.string(), "is not a regular file");
+  CHECK_ERROR(IoError, llm::load_checkpoint("/dev/zero"), "/dev/zero", "is not a regular file");
+}
+
 // The CLI rows of the table are ctest tests of the generate program (framework/cli/... in
-// tests/CMakeLists.txt and framework/errors/cli/... in tests/errors/CMakeLists.txt).
+// tests/CMakeLists.txt and framework/errors/cli/... in tests/errors/CMakeLists.txt), except the two
+// below, which need a file made here first.
+
+namespace {
+// Runs the generate program (its path comes from the build) with `args`, stdout and stderr together,
+// under coreutils' timeout: a hang is exit status 124, not a stuck test.
+std::pair<int, std::string> run_generate(const std::string& args) {
+  const std::string cmd = "timeout 30 '" LLM_GENERATE_EXE "' " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(pipe != nullptr, "test setup: cannot run " << cmd);
+  std::string out;
+  char buf[4096];
+  while (const size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+}  // namespace
+
+TEST_CASE("cli model file that is a FIFO") {
+  auto files = llm::testing::model_or_skip();
+  if (!files) return;
+  TempDir dir;
+  const fs::path fifo = dir.path() / "stories260K.bin";
+  REQUIRE_MESSAGE(::mkfifo(fifo.c_str(), 0600) == 0, "test setup: mkfifo " << fifo.string());
+  const auto [rc, out] = run_generate("--model '" + fifo.string() + "' --tokenizer '" + files->tokenizer.string() + "' -n 2");
+  CAPTURE(out);
+  CHECK_MESSAGE(rc == 1, "a FIFO as --model is a runtime error (exit 1), not a hang (124)");
+  CHECK_MESSAGE(llm::testing::contains(out, "is not a regular file"), "the message says what is wrong with the file");
+  CHECK_MESSAGE(llm::testing::contains(out, fifo.string()), "the message names the file");
+}
+
+TEST_CASE("cli checkpoint whose logits are not finite") {
+  // stories260K with its final norm's weights set to 1e38: every weight is finite (the loader accepts
+  // it), but the LM head's sums overflow, so the sampler meets +inf or NaN logits at the first step.
+  auto files = llm::testing::model_or_skip();
+  if (!files) return;
+  std::string bytes = llm::testing::read_file(files->checkpoint);
+  const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
+  const llm::ModelConfig& c = ckpt.config;
+  const std::size_t C = static_cast<std::size_t>(c.hidden_size), F = static_cast<std::size_t>(c.intermediate_size),
+                    L = static_cast<std::size_t>(c.num_hidden_layers), V = static_cast<std::size_t>(c.vocab_size),
+                    KVD = static_cast<std::size_t>(c.num_key_value_heads * c.head_dim());
+  // Floats before rms_final, in file order: embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3.
+  const std::size_t before = V * C + L * (C + C * C + 2 * KVD * C + C * C + C + 3 * F * C);
+  for (std::size_t i = 0; i < C; ++i) {
+    const float huge = 1e38f;
+    std::memcpy(&bytes[28 + 4 * (before + i)], &huge, 4);
+  }
+  TempDir dir;
+  const fs::path bad = dir.write("overflowing.bin", bytes);
+  const auto [rc, out] = run_generate("--model '" + bad.string() + "' --tokenizer '" + files->tokenizer.string() + "' -n 2");
+  CAPTURE(out);
+  CHECK_MESSAGE(rc == 1, "logits the sampler refuses end the program with exit status 1");
+  CHECK_MESSAGE(llm::testing::contains(out, bad.string()), "the message names the checkpoint the logits came from");
+  CHECK_MESSAGE(llm::testing::contains(out, "logit at index"), "and what the sampler found");
+}
 
 TEST_CASE("config size above its upper bound") {
   // A typo like an extra zero must be a named InvalidArgument, not a std::bad_alloc in a constructor.
