@@ -2,7 +2,8 @@
 # progress.py — `./llm progress`: for each lesson, the TODO(step N) markers left in your stub sources and
 # how many basic and advanced test cases pass against your code, as one compact table. Builds the dev
 # preset's student targets (lesson by lesson, so one that does not compile does not hide the others) and
-# runs them through ctest, one process per test case.
+# runs them through ctest, one process per test case; it says on stderr what it builds and runs, since
+# a first run takes a minute or more.
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,9 @@ def lesson_progress(lesson: gl.Lesson, build_dir: Path, jobs: int, timeout: floa
     log = build_dir / "progress" / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
+    # Say what is happening: a first run compiles the framework and every lesson (a minute or more).
+    print(f"progress: building {lesson.name}: your code in lessons/{lesson.dir}, then its test programs "
+          f"(log: {log})", file=sys.stderr, flush=True)
     r = gl.build_target(build_dir, f"{lesson.name}_student", jobs, log, 1800)
     if r.rc != 0:
         row["error"] = "does not compile: " + gl.first_error(r.out, {str(REPO) + "/": ""})
@@ -42,6 +46,8 @@ def lesson_progress(lesson: gl.Lesson, build_dir: Path, jobs: int, timeout: floa
         row["error"] = "does not link: " + gl.first_error(r.out, {str(REPO) + "/": ""})
     if not suites:
         return row
+    print(f"progress: running {lesson.name}'s {' and '.join(suites)} cases, one process each", file=sys.stderr,
+          flush=True)
     junit = build_dir / "progress" / f"{lesson.name}.xml"
     labels = ["^student$", f"^{re.escape(lesson.name)}$", "^(" + "|".join(suites) + ")$"]
     env = dict(os.environ, LLM_CASE_TIMEOUT=f"{timeout:g}")  # read by ctest (cmake/LlmLesson.cmake)
@@ -116,7 +122,7 @@ def main(argv: list[str]) -> int:
                 raise InfraError(f"cmake --preset dev failed:\n{gl.first_error(r.out)}")
         rows = [lesson_progress(ls, build_dir, gl.cpu_count(), a.timeout) for ls in lessons]
         print(format_table(rows), end="")
-        print("\nthe failing cases: ./llm check <lesson> basic   (doctest prints why); "
+        print("\none step's cases: ./llm check <lesson> basic --step N   (doctest prints why a case fails); "
               "your output against the reference: ./llm compare <lesson>")
         return 0
     except UsageError as e:
