@@ -8,6 +8,9 @@
 #   tools/bench/run_benchmarks.sh -- --full_sweep also the uncached 15M-shape runs at 256 and 512 (+1.5 min)
 #   tools/bench/run_benchmarks.sh -- --benchmark_filter=stories260K   extra flags for both programs
 #                                                 (any flag but --full_sweep implies --no-docs)
+#   LLAMA2C_RUN=/path/to/run tools/bench/run_benchmarks.sh   also the reference against llama2.c's run.c,
+#                                                 whole processes in pairs (tools/bench/vs_llama2c.py);
+#                                                 build run.c outside the repository (docs/benchmarks.md)
 #
 # Writes build/release/bench-results/: solution.json, student.json, compare.md (student vs reference),
 # kv_memory.md/.tsv, machine.txt, report.md (every table), plot/*.dat; and the three PNGs into
@@ -61,7 +64,7 @@ fi
 
 # --- build (release preset: -O3 -march=native) ----------------------------------------------------
 [ -f "$BUILD/build.ninja" ] || cmake --preset release >/dev/null
-cmake --build --preset release --target lesson04_bench_solution lesson04_bench_student lesson04_kv_memory_table
+cmake --build --preset release --target lesson04_bench_solution lesson04_bench_student lesson04_kv_memory_table generate
 mkdir -p "$RESULTS"
 
 # --- the machine, for the page ---------------------------------------------------------------------
@@ -96,6 +99,16 @@ say "student (lesson04_bench_student) -> $RESULTS/student.json"
   "${EXTRA[@]}"
 "$BENCH_DIR/lesson04_kv_memory_table" >"$RESULTS/kv_memory.md"
 "$BENCH_DIR/lesson04_kv_memory_table" --tsv >"$RESULTS/kv_memory.tsv"
+
+# --- against llama2.c (only when its run binary is given) -----------------------------------------
+if [ -n "${LLAMA2C_RUN:-}" ]; then
+  [ -x "$LLAMA2C_RUN" ] || die "LLAMA2C_RUN=$LLAMA2C_RUN is not an executable (llama2.c's run, built outside this repository)"
+  say "the reference against llama2.c ($LLAMA2C_RUN), whole processes in pairs -> $RESULTS/llama2c.md"
+  python3 "$ROOT/tools/bench/vs_llama2c.py" --llama2c "$LLAMA2C_RUN" --generate "$BUILD/tools/generate" \
+    --out "$RESULTS/llama2c.md"
+else
+  rm -f "$RESULTS/llama2c.md"  # a stale table must not reach the page
+fi
 
 # --- side by side, pictures, page ------------------------------------------------------------------
 echo
