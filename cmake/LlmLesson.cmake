@@ -1,13 +1,13 @@
 # LlmLesson.cmake — build one lesson three ways from the same test sources:
 #   student   the stubs in lessons/<dir>/ as the student has edited them (the student's own loop);
-#   solution  the reference sources in solutions/<dir>/ (must pass everything);
+#   reference the reference sources in solutions/<dir>/ (must pass everything);
 #   pristine  the stubs exactly as committed at git HEAD (every test case must FAIL: the self-check).
 # The contract headers and given sources live in lessons/<dir>/ and are shared by all three. Each
 # suite's test sources are compiled once (an OBJECT library, <lessonNN>_<suite>_tests) and linked into
 # every flavour's program.
 #
 # Grading (./llm grade, tools/grade/grade.py; see docs/grading.md) reuses the student flavour:
-#   LLM_GRADING=ON             only the student flavour is built and registered (the solution library
+#   LLM_GRADING=ON             only the student flavour is built and registered (the reference library
 #                              stays defined, EXCLUDE_FROM_ALL, for later lessons that link it);
 #   LLM_STUDENT_LESSONS_DIR    where the student flavour's STUB files come from
 #                              (<dir>/<lesson folder>/<stub>.cpp); headers, given sources and the
@@ -15,7 +15,7 @@
 #                              is replaced by the stub as committed (it then fails every case).
 #   LLM_HIDDEN_TESTS_DIR       extra test sources: <dir>/<lessonNN>/*.cpp (or <dir>/<lesson folder>/*.cpp)
 #                              become the suite "hidden" (ctest label hidden) of the student and
-#                              solution flavours.
+#                              reference flavours.
 #   $LLM_CASE_TIMEOUT          (environment, read by ctest) overrides the per-case TIMEOUT of the lesson
 #                              suites, e.g. LLM_CASE_TIMEOUT=5 ctest ...
 # Each configure writes <build>/llm_lessons/<lessonNN>.json, the manifest the grading tools read.
@@ -66,7 +66,7 @@ endfunction()
 function(llm_add_lesson name)
   cmake_parse_arguments(ARG "" "DIR" "STUBS;GIVEN;DEPS;BASIC_TESTS;ADVANCED_TESTS" ${ARGN})
   set(lesson_dir "${PROJECT_SOURCE_DIR}/lessons/${ARG_DIR}")
-  set(solution_dir "${PROJECT_SOURCE_DIR}/solutions/${ARG_DIR}")
+  set(reference_dir "${PROJECT_SOURCE_DIR}/solutions/${ARG_DIR}")  # the reference sources
   list(TRANSFORM ARG_GIVEN PREPEND "${lesson_dir}/" OUTPUT_VARIABLE given)
 
   # The student's stubs: from LLM_STUDENT_LESSONS_DIR, each missing one replaced by the committed stub.
@@ -82,12 +82,12 @@ function(llm_add_lesson name)
     endif()
     list(APPEND student_srcs "${src}")
   endforeach()
-  list(TRANSFORM ARG_STUBS PREPEND "${solution_dir}/" OUTPUT_VARIABLE solution_srcs)
+  list(TRANSFORM ARG_STUBS PREPEND "${reference_dir}/" OUTPUT_VARIABLE reference_srcs)
 
   if(LLM_GRADING)
     set(flavours student)
   else()
-    set(flavours student solution)
+    set(flavours student reference)
     if(LLM_SELF_CHECK)
       list(APPEND flavours pristine)
       set(pristine_srcs "")
@@ -191,12 +191,12 @@ function(llm_add_lesson name)
 
   if(LLM_GRADING)
     # Later lessons may link this lesson's reference: keep it defined, built only when one does.
-    add_library(${name}_solution STATIC EXCLUDE_FROM_ALL ${solution_srcs} ${given})
-    target_include_directories(${name}_solution PUBLIC "${lesson_dir}")
-    target_link_libraries(${name}_solution PUBLIC ${ARG_DEPS} llm_common PRIVATE llm_warnings)
+    add_library(${name}_reference STATIC EXCLUDE_FROM_ALL ${reference_srcs} ${given})
+    target_include_directories(${name}_reference PUBLIC "${lesson_dir}")
+    target_link_libraries(${name}_reference PUBLIC ${ARG_DEPS} llm_common PRIVATE llm_warnings)
   endif()
   # The reference library under a stable name for later lessons, tools and benchmarks.
-  add_library(${name}::reference ALIAS ${name}_solution)
+  add_library(${name}::reference ALIAS ${name}_reference)
 
   # What llm_add_step_selfcheck needs to rebuild this lesson from hybrid sources.
   set_property(GLOBAL PROPERTY LLM_LESSON_${name}_DIR "${ARG_DIR}")

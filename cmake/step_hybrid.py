@@ -5,7 +5,7 @@
 # lo..hi at run time (unset: every step, i.e. the reference). cmake/StepSelfCheck.cmake then proves
 # that each case named "step N..." passes with only the steps it is allowed to need.
 #
-#   step_hybrid.py --lesson lesson04 --stub lessons/.../sampler.cpp --reference solutions/.../sampler.cpp --out X
+#   step_hybrid.py --lesson lesson04 --stub lessons/.../sampler.cpp --references/.../sampler.cpp --out X
 #
 # A function is a definition starting at column 0 whose body ends with a "}" at column 0 (the
 # project's clang-format style); its step is the number in the stub's NotImplemented("lessonNN step K").

@@ -3,7 +3,7 @@
 
     tools/bench/render.py --results DIR --images DIR [--doc docs/benchmarks.md]
 
-Reads DIR/solution.json (Google Benchmark JSON of lesson04_bench_solution), DIR/kv_memory.tsv and
+Reads DIR/reference.json (Google Benchmark JSON of lesson04_bench_reference), DIR/kv_memory.tsv and
 DIR/kv_memory.md (lesson04_kv_memory_table), DIR/machine.txt (written by run_benchmarks.sh) and, when
 present, DIR/llama2c.md (tools/bench/vs_llama2c.py: the reference against llama2.c's run.c).
 Writes DIR/report.md (every table), DIR/plot/*.dat, and with gnuplot three PNGs into the images folder:
@@ -343,7 +343,7 @@ def main():
     ap.add_argument("--doc")
     args = ap.parse_args()
 
-    r = Results(os.path.join(args.results, "solution.json"))
+    r = Results(os.path.join(args.results, "reference.json"))
     blocks = {
         "machine": machine(r, args.results),
         "targets": targets(r),

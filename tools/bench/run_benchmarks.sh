@@ -12,7 +12,7 @@
 #                                                 whole processes in pairs (tools/bench/vs_llama2c.py);
 #                                                 build run.c outside the repository (docs/benchmarks.md)
 #
-# Writes build/release/bench-results/: solution.json, student.json, compare.md (student vs reference),
+# Writes build/release/bench-results/: reference.json, student.json, compare.md (student vs reference),
 # kv_memory.md/.tsv, machine.txt, report.md (every table), plot/*.dat; and the three PNGs into
 # docs/images/ plus the generated tables of docs/benchmarks.md (unless --no-docs).
 set -euo pipefail
@@ -64,7 +64,7 @@ fi
 
 # --- build (release preset: -O3 -march=native) ----------------------------------------------------
 [ -f "$BUILD/build.ninja" ] || cmake --preset release >/dev/null
-cmake --build --preset release --target lesson04_bench_solution lesson04_bench_student lesson04_kv_memory_table generate
+cmake --build --preset release --target lesson04_bench_reference lesson04_bench_student lesson04_kv_memory_table generate
 mkdir -p "$RESULTS"
 
 # --- the machine, for the page ---------------------------------------------------------------------
@@ -76,7 +76,7 @@ mkdir -p "$RESULTS"
   python3 - "$BUILD/compile_commands.json" <<'EOF'
 import json, shlex, sys
 for e in json.load(open(sys.argv[1])):
-    if e["file"].endswith("bench/generate_bench.cpp") and "bench_solution" in e.get("output", e["command"]):
+    if e["file"].endswith("bench/generate_bench.cpp") and "bench_reference" in e.get("output", e["command"]):
         flags = [a for a in shlex.split(e["command"])[1:] if a.startswith(("-O", "-m", "-f", "-std", "-D", "-W", "-g"))]
         print("Flags of the benchmark and the code it measures: `" + " ".join(flags) + "`")
         break
@@ -91,8 +91,8 @@ if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 
 # --- run: the reference, then the student's build of the same source ------------------------------
-say "reference (lesson04_bench_solution) -> $RESULTS/solution.json"
-"$BENCH_DIR/lesson04_bench_solution" --benchmark_out="$RESULTS/solution.json" --benchmark_out_format=json \
+say "reference (lesson04_bench_reference) -> $RESULTS/reference.json"
+"$BENCH_DIR/lesson04_bench_reference" --benchmark_out="$RESULTS/reference.json" --benchmark_out_format=json \
   "${EXTRA[@]}"
 say "student (lesson04_bench_student) -> $RESULTS/student.json"
 "$BENCH_DIR/lesson04_bench_student" --benchmark_out="$RESULTS/student.json" --benchmark_out_format=json \
@@ -113,6 +113,6 @@ fi
 # --- side by side, pictures, page ------------------------------------------------------------------
 echo
 say "student vs reference (time per run; ratio > 1: the student's code is slower)"
-python3 "$ROOT/tools/bench/compare.py" "$RESULTS/solution.json" "$RESULTS/student.json" --markdown "$RESULTS/compare.md"
+python3 "$ROOT/tools/bench/compare.py" "$RESULTS/reference.json" "$RESULTS/student.json" --markdown "$RESULTS/compare.md"
 echo
 python3 "$ROOT/tools/bench/render.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}

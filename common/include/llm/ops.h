@@ -1,6 +1,6 @@
 // ops.h — the numeric building blocks every lesson shares: linear, softmax, elementwise add/mul and
 // argmax. What a lesson asks students to write (embedding lookup, RMSNorm, SiLU, the loss...)
-// is not here: it lives in that lesson's solution, once. Each works on the last dimension and checks shapes.
+// is not here: it lives in that lesson's reference, once. Each works on the last dimension and checks shapes.
 // Implemented with Eigen where Eigen does the job (ops.cpp); no autograd, float32 only.
 #pragma once
 

@@ -1,5 +1,5 @@
 // generate_bench.cpp — Google Benchmark for lesson 04: what the KV cache buys, measured single-threaded.
-// One source, compiled twice: against the reference (lesson04_bench_solution) and against the student's
+// One source, compiled twice: against the reference (lesson04_bench_reference) and against the student's
 // code (lesson04_bench_student). A stub that throws llm::NotImplemented turns its benchmark into a
 // skipped row with the stub's message, never a crash. Benchmarks report; they never pass or fail.
 // Run everything, with plots and the side-by-side table: tools/bench/run_benchmarks.sh (./llm bench).
