@@ -1001,6 +1001,47 @@ TEST_CASE("step 13c: a strong repetition penalty never repeats a token") {
   CHECK_MESSAGE(repeated.empty(), "the penalty history is the row's prompt plus every token generated so far");
 }
 
+TEST_CASE("step 13c: stories260K greedy from Once upon a time reproduces llama2.c") {
+  auto files = llm::testing::model_or_skip();
+  if (!files) return;
+  const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
+  const llm::Tokenizer tok = llm::Tokenizer::load(files->tokenizer, ckpt.config.vocab_size);
+  const CausalLM model = CausalLM::from_checkpoint(ckpt);
+  const Ids prompt = tok.encode("Once upon a time", /*bos=*/true);
+  REQUIRE(prompt == Ids({1, 403, 407, 261, 378}));
+
+  // llama2.c's run.c -n 64 with this prompt: 64 forward positions, 60 new tokens; it stops at BOS (id 1).
+  const IdTensor cached = model.generate(
+      llm::make_ids({prompt}), {.max_new_tokens = 60, .sampling = {.temperature = 0.0f}, .eos_token_id = llm::Tokenizer::kBos});
+  const std::string expected =
+      llm::testing::read_file(files->directory / "expected_prompt_once_upon_a_time_t0_n64.txt");
+  CHECK_MESSAGE(tok.decode(row_tokens(cached, 0)) == expected,
+                "greedy decoding of stories260K must match llama2.c: RoPE on adjacent pairs, GQA head h -> h / 2, "
+                "positions from the cache length");
+  // Teacher forcing: every cached choice is the argmax of one uncached forward over the result.
+  const Tensor logits = model.forward(cached).logits;
+  for (Index t = 5; t < cached.size(1); ++t) {
+    CAPTURE(t);
+    REQUIRE_MESSAGE(cached(0, t) == static_cast<std::int32_t>(llm::argmax(logits.row(0, t - 1))),
+                    "each cached greedy token must be the argmax of the uncached full-sequence logits");
+  }
+}
+
+TEST_CASE("step 13c: stories260K greedy from BOS for 200 tokens reproduces llama2.c byte for byte") {
+  auto files = llm::testing::model_or_skip();
+  if (!files) return;
+  const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
+  const llm::Tokenizer tok = llm::Tokenizer::load(files->tokenizer, ckpt.config.vocab_size);
+  const CausalLM model = CausalLM::from_checkpoint(ckpt);
+  const IdTensor seq =
+      model.generate(llm::make_ids({{llm::Tokenizer::kBos}}),
+                     {.max_new_tokens = 200, .sampling = {.temperature = 0.0f}, .eos_token_id = llm::Tokenizer::kBos});
+  CHECK_MESSAGE(seq.size(1) == 201, "BOS + 200 greedy tokens (the story does not reach the next BOS)");
+  const std::string expected = llm::testing::read_file(files->directory / "expected_greedy_t0_n200.txt");
+  CHECK_MESSAGE(tok.decode(row_tokens(seq, 0)) == expected,
+                "200 greedy tokens from BOS must reproduce llama2.c's reference output byte for byte");
+}
+
 TEST_CASE("step 13d: a row that emits eos is padded while the other rows keep generating") {
   const ModelConfig cfg = varied_config();
   const CausalLM model(cfg, kSeed);
@@ -1131,51 +1172,6 @@ TEST_CASE("step 13e: a left-padded batch without the cache gives the same tokens
   const IdTensor x = model.generate(batch, cached), y = model.generate(batch, uncached);
   CHECK_MESSAGE(row_tokens(y, 1) == row_tokens(x, 1),
                 "without the cache the whole (B, S) sequence and its mask are forwarded each step: same tokens");
-}
-
-// ================================================================================================
-// stories260K: the real model against llama2.c's greedy reference output
-// ================================================================================================
-
-TEST_CASE("step 13c: stories260K greedy from Once upon a time reproduces llama2.c") {
-  auto files = llm::testing::model_or_skip();
-  if (!files) return;
-  const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
-  const llm::Tokenizer tok = llm::Tokenizer::load(files->tokenizer, ckpt.config.vocab_size);
-  const CausalLM model = CausalLM::from_checkpoint(ckpt);
-  const Ids prompt = tok.encode("Once upon a time", /*bos=*/true);
-  REQUIRE(prompt == Ids({1, 403, 407, 261, 378}));
-
-  // llama2.c's run.c -n 64 with this prompt: 64 forward positions, 60 new tokens; it stops at BOS (id 1).
-  const IdTensor cached = model.generate(
-      llm::make_ids({prompt}), {.max_new_tokens = 60, .sampling = {.temperature = 0.0f}, .eos_token_id = llm::Tokenizer::kBos});
-  const std::string expected =
-      llm::testing::read_file(files->directory / "expected_prompt_once_upon_a_time_t0_n64.txt");
-  CHECK_MESSAGE(tok.decode(row_tokens(cached, 0)) == expected,
-                "greedy decoding of stories260K must match llama2.c: RoPE on adjacent pairs, GQA head h -> h / 2, "
-                "positions from the cache length");
-  // Teacher forcing: every cached choice is the argmax of one uncached forward over the result.
-  const Tensor logits = model.forward(cached).logits;
-  for (Index t = 5; t < cached.size(1); ++t) {
-    CAPTURE(t);
-    REQUIRE_MESSAGE(cached(0, t) == static_cast<std::int32_t>(llm::argmax(logits.row(0, t - 1))),
-                    "each cached greedy token must be the argmax of the uncached full-sequence logits");
-  }
-}
-
-TEST_CASE("step 13c: stories260K greedy from BOS for 200 tokens reproduces llama2.c byte for byte") {
-  auto files = llm::testing::model_or_skip();
-  if (!files) return;
-  const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
-  const llm::Tokenizer tok = llm::Tokenizer::load(files->tokenizer, ckpt.config.vocab_size);
-  const CausalLM model = CausalLM::from_checkpoint(ckpt);
-  const IdTensor seq =
-      model.generate(llm::make_ids({{llm::Tokenizer::kBos}}),
-                     {.max_new_tokens = 200, .sampling = {.temperature = 0.0f}, .eos_token_id = llm::Tokenizer::kBos});
-  CHECK_MESSAGE(seq.size(1) == 201, "BOS + 200 greedy tokens (the story does not reach the next BOS)");
-  const std::string expected = llm::testing::read_file(files->directory / "expected_greedy_t0_n200.txt");
-  CHECK_MESSAGE(tok.decode(row_tokens(seq, 0)) == expected,
-                "200 greedy tokens from BOS must reproduce llama2.c's reference output byte for byte");
 }
 
 TEST_CASE("step 13e: stories260K without the cache gives the cached tokens") {
