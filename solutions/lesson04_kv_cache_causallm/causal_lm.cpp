@@ -157,10 +157,26 @@ GenerationInputs CausalLM::prepare_inputs_for_generation(const IdTensor& input_i
 
 namespace {
 
-// rows[b] as one (B, N) id tensor; every row has the same length.
-IdTensor to_tensor(const std::vector<std::vector<std::int32_t>>& rows) {
-  IdTensor out(Shape{static_cast<Index>(rows.size()), static_cast<Index>(rows.front().size())});
-  for (size_t b = 0; b < rows.size(); ++b) std::copy(rows[b].begin(), rows[b].end(), out.row(static_cast<Index>(b)).begin());
+// What generate() keeps for one row of the batch during the call.
+struct RowState {
+  std::vector<std::int32_t> tokens;   // the prompt, then one token per step
+  Index next_position = 0;            // the position of the row's next token: its number of real tokens
+  bool finished = false;              // it sampled eos: from now on it pads and draws nothing
+  std::vector<std::int32_t> history;  // its distinct real tokens so far, for the repetition penalty
+  std::vector<bool> seen;             // (V) which ids are in history; empty when there is no penalty
+
+  void remember(std::int32_t id) {  // one more token of text (a no-op without a penalty)
+    if (seen.empty() || seen[static_cast<size_t>(id)]) return;
+    seen[static_cast<size_t>(id)] = true;
+    history.push_back(id);
+  }
+};
+
+// Every row's tokens as one (B, N) id tensor; all rows have the same length.
+IdTensor to_tensor(const std::vector<RowState>& rows) {
+  IdTensor out(Shape{static_cast<Index>(rows.size()), static_cast<Index>(rows.front().tokens.size())});
+  for (size_t b = 0; b < rows.size(); ++b)
+    std::copy(rows[b].tokens.begin(), rows[b].tokens.end(), out.row(static_cast<Index>(b)).begin());
   return out;
 }
 
@@ -176,38 +192,27 @@ IdTensor with_new_column(const IdTensor& mask) {
 
 // Step 13: generate — prefill once, then one token per row per step.
 IdTensor CausalLM::generate(const IdTensor& input_ids, const GenerateOptions& opt) const {
-  // 13a: check everything once, here; then the state of this call, by lifetime.
+  // 13a: check everything once, here; then the state of this call.
   check_generate_inputs(config_, input_ids, opt);
   const Index B = input_ids.size(0), prompt_len = input_ids.size(1);
   if (opt.max_new_tokens == 0) return input_ids;
   const std::int32_t eos = opt.eos_token_id.value_or(-1);  // -1: no id is eos
   const std::int32_t pad = opt.pad_token_id.value_or(opt.eos_token_id.value_or(0));
-  const bool penalise = opt.sampling.repetition_penalty != 1.0f;
-  const auto rows_of = [&](Index b) { return static_cast<size_t>(b); };
-
   Rng rng(opt.seed);  // one stream for the whole batch: row 0 draws first, then row 1, step after step
-  std::vector<std::vector<std::int32_t>> tokens(rows_of(B));  // per row: prompt, then one per step
-  std::vector<Index> next_position(rows_of(B));               // position of the row's next real token
-  std::vector<bool> finished(rows_of(B), false);
-  std::vector<std::vector<std::int32_t>> history(rows_of(B));  // distinct real tokens (penalty only)
-  std::vector<std::vector<bool>> seen(rows_of(B));
-  std::optional<IdTensor> mask;  // (B, S): only a padded prompt needs one; it grows by a column per step
-  if (opt.attention_mask) mask = *opt.attention_mask;
+  std::vector<RowState> rows(static_cast<size_t>(B));
   for (Index b = 0; b < B; ++b) {
-    const std::span<const std::int32_t> row = input_ids.row(b);
-    tokens[rows_of(b)].reserve(static_cast<size_t>(prompt_len + opt.max_new_tokens));
-    tokens[rows_of(b)].assign(row.begin(), row.end());
-    next_position[rows_of(b)] = prompt_len;
-    if (penalise) seen[rows_of(b)].assign(static_cast<size_t>(config_.vocab_size), false);
+    RowState& row = rows[static_cast<size_t>(b)];
+    row.tokens.reserve(static_cast<size_t>(prompt_len + opt.max_new_tokens));
+    if (opt.sampling.repetition_penalty != 1.0f) row.seen.assign(static_cast<size_t>(config_.vocab_size), false);
     for (Index t = 0; t < prompt_len; ++t) {
-      const bool real = !mask || (*mask)(b, t) == 1;
-      if (!real) --next_position[rows_of(b)];  // padding takes no position
-      if (real && penalise && !seen[rows_of(b)][static_cast<size_t>(row[static_cast<size_t>(t)])]) {
-        seen[rows_of(b)][static_cast<size_t>(row[static_cast<size_t>(t)])] = true;
-        history[rows_of(b)].push_back(row[static_cast<size_t>(t)]);  // the prompt counts as seen text
-      }
+      row.tokens.push_back(input_ids(b, t));
+      if (opt.attention_mask && (*opt.attention_mask)(b, t) == 0) continue;  // padding: no position, not text
+      ++row.next_position;
+      row.remember(input_ids(b, t));  // the prompt counts as text the penalty has seen
     }
   }
+  std::optional<IdTensor> mask;  // (B, S): only a padded prompt needs one; it grows by a column per step
+  if (opt.attention_mask) mask = *opt.attention_mask;
 
   // 13b: prefill — the whole prompt in one forward; its last position chooses each row's first token.
   // Exactly the capacity this call needs, allocated once: appending never copies.
@@ -217,31 +222,31 @@ IdTensor CausalLM::generate(const IdTensor& input_ids, const GenerateOptions& op
                                       .use_cache = opt.use_cache})
                       .logits;  // (B, prompt, V)
 
-  std::vector<std::int32_t> chosen(rows_of(B));  // this step's token of every row
+  std::vector<std::int32_t> chosen(static_cast<size_t>(B));  // this step's token of every row
   std::vector<float> row_logits(static_cast<size_t>(config_.vocab_size));
   for (int step = 1;; ++step) {
-    // 13c (and 13b for the first token): every unfinished row picks its token from the logits of its
-    // last position — a copy, since the sampler changes the row in place.
+    // 13c (13b for the first token): every unfinished row, in order, picks its token from the logits of
+    // its last position — a copy, since the sampler changes the row in place.
     const Index last = logits.size(1) - 1;
     for (Index b = 0; b < B; ++b) {
-      const size_t r = rows_of(b);
-      if (finished[r]) {  // 13d: a finished row only pads, and draws no random number
-        chosen[r] = pad;
-        continue;
+      RowState& row = rows[static_cast<size_t>(b)];
+      std::int32_t& id = chosen[static_cast<size_t>(b)];
+      if (row.finished) {  // 13d: a finished row only pads, and draws no random number
+        id = pad;
+      } else {
+        const std::span<const float> out = logits.row(b, last);
+        std::copy(out.begin(), out.end(), row_logits.begin());
+        id = sample_next(row_logits, row.history, opt.sampling, rng);
+        row.finished = id == eos;  // 13d: it keeps its eos, then pads
+        row.remember(id);
       }
-      const std::span<const float> out_row = logits.row(b, last);
-      std::copy(out_row.begin(), out_row.end(), row_logits.begin());
-      chosen[r] = sample_next(row_logits, history[r], opt.sampling, rng);
-      if (chosen[r] == eos) finished[r] = true;  // 13d: it keeps its eos, then pads
-      if (penalise && !seen[r][static_cast<size_t>(chosen[r])]) {
-        seen[r][static_cast<size_t>(chosen[r])] = true;
-        history[r].push_back(chosen[r]);
-      }
+      row.tokens.push_back(id);
     }
-    for (Index b = 0; b < B; ++b) tokens[rows_of(b)].push_back(chosen[rows_of(b)]);
-    // 13d: stream the step, stop when every row is done or the budget is spent.
+    // 13d: stream the step; stop when every row is done or the budget is spent.
     if (opt.on_step) opt.on_step(chosen);
-    if (step == opt.max_new_tokens || std::all_of(finished.begin(), finished.end(), [](bool f) { return f; })) break;
+    if (step == opt.max_new_tokens ||
+        std::all_of(rows.begin(), rows.end(), [](const RowState& r) { return r.finished; }))
+      break;
 
     // 13c: feed the chosen tokens back. With the cache: (B, 1) new ids at each row's next position, the
     // mask (when the prompt was padded) one column of ones longer; every earlier key comes from the cache.
@@ -249,18 +254,18 @@ IdTensor CausalLM::generate(const IdTensor& input_ids, const GenerateOptions& op
     if (cache) {
       IdTensor next(Shape{B, 1}), positions(Shape{B, 1});  // (B, 1) each
       for (Index b = 0; b < B; ++b) {
-        next(b, 0) = chosen[rows_of(b)];
-        positions(b, 0) = static_cast<std::int32_t>(next_position[rows_of(b)]++);
+        next(b, 0) = chosen[static_cast<size_t>(b)];
+        positions(b, 0) = static_cast<std::int32_t>(rows[static_cast<size_t>(b)].next_position++);
       }
       logits = forward(next, {.attention_mask = mask ? &*mask : nullptr, .position_ids = &positions,
                               .past_key_values = cache, .use_cache = true})
                    .logits;  // (B, 1, V)
     } else {
       // 13e: the baseline without a cache recomputes the whole sequence as one batched forward.
-      logits = forward(to_tensor(tokens), {.attention_mask = mask ? &*mask : nullptr}).logits;  // (B, S, V)
+      logits = forward(to_tensor(rows), {.attention_mask = mask ? &*mask : nullptr}).logits;  // (B, S, V)
     }
   }
-  return to_tensor(tokens);
+  return to_tensor(rows);
 }
 
 }  // namespace llm
