@@ -1,6 +1,7 @@
 // ops.cpp — the shared numeric ops, on Eigen views of Tensor buffers.
 #include "llm/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -78,13 +79,14 @@ Tensor mul(Tensor a, const Tensor& b) {
 
 Index argmax(std::span<const float> values) {
   if (values.empty()) fail<InvalidArgument>("argmax of an empty row");
-  Index best = 0;
-  for (Index i = 0; i < static_cast<Index>(values.size()); ++i) {
-    const float v = values[static_cast<size_t>(i)];
-    if (std::isnan(v)) fail<InvalidArgument>("argmax: value at index ", i, " is NaN");
-    if (v > values[static_cast<size_t>(best)]) best = i;  // strict: ties keep the lowest index
+  // The largest value first (a vectorised sweep that lets a NaN through), then the first index that
+  // holds it: ties keep the lowest index.
+  const float best = as_vector(values).maxCoeff<Eigen::PropagateNaN>();
+  if (std::isnan(best)) {
+    const auto nan = std::find_if(values.begin(), values.end(), [](float v) { return std::isnan(v); });
+    fail<InvalidArgument>("argmax: value at index ", nan - values.begin(), " is NaN");
   }
-  return best;
+  return std::find(values.begin(), values.end(), best) - values.begin();
 }
 
 float max_abs_diff(const Tensor& a, const Tensor& b) {
