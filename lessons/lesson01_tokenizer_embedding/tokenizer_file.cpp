@@ -29,9 +29,8 @@ constexpr int kByteTokens = 256;
 
 // "<0xHH>" with uppercase hex, exactly as llama2.c's exporter writes the byte-fallback pieces.
 std::string byte_piece(int byte) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(byte));
-  return buf;
+  constexpr char kHex[] = "0123456789ABCDEF";
+  return {'<', '0', 'x', kHex[(byte >> 4) & 0xF], kHex[byte & 0xF], '>'};
 }
 
 int hex_value(char c) {
