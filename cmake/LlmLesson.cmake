@@ -1,6 +1,6 @@
 # LlmLesson.cmake — build one lesson three ways from the same test sources:
 #   student   the stubs in lessons/<dir>/ as the student has edited them (the student's own loop);
-#   solution  the reference sources in solutions/<dir>/ (must pass everything);
+#   reference the reference sources in solutions/<dir>/ (must pass everything);
 #   pristine  the stubs exactly as committed at git HEAD (every test case must FAIL: the self-check).
 # The contract headers and given sources live in lessons/<dir>/ and are shared by all three. Each
 # suite's test sources are compiled once (an OBJECT library, <lessonNN>_<suite>_tests) and linked into
@@ -9,7 +9,7 @@
 # Grading (./llm grade, tools/grade/; see docs/grading.md) reuses the student flavour:
 #   LLM_GRADING=ON             only the student flavour is built, its test programs are NOT registered with
 #                              ctest and nothing runs at build time (the grader runs every case itself, in
-#                              a sandbox); the solution library stays defined, EXCLUDE_FROM_ALL, for later
+#                              a sandbox); the reference library stays defined, EXCLUDE_FROM_ALL, for later
 #                              lessons that link it;
 #   LLM_STUDENT_LESSONS_DIR    where the student flavour's STUB files come from
 #                              (<dir>/<lesson folder>/<stub>.cpp); headers, given sources and the
@@ -17,7 +17,7 @@
 #                              is replaced by the stub as committed (it then fails every case).
 #   LLM_HIDDEN_TESTS_DIR       extra test sources: <dir>/<lessonNN>/*.cpp (or <dir>/<lesson folder>/*.cpp)
 #                              become the suite "hidden" (ctest label hidden) of the student and
-#                              solution flavours.
+#                              reference flavours.
 #   LLM_GRADING_LAUNCHER       a command list put in front of every compile of a student library
 #                              (CXX_COMPILER_LAUNCHER): the grader's compile sandbox.
 # Each configure writes <build>/llm_lessons/<lessonNN>.json, the manifest the tools read, and
@@ -70,7 +70,7 @@ endfunction()
 function(llm_add_lesson name)
   cmake_parse_arguments(ARG "" "DIR" "STUBS;GIVEN;DEPS;BASIC_TESTS;ADVANCED_TESTS" ${ARGN})
   set(lesson_dir "${PROJECT_SOURCE_DIR}/lessons/${ARG_DIR}")
-  set(solution_dir "${PROJECT_SOURCE_DIR}/solutions/${ARG_DIR}")
+  set(reference_dir "${PROJECT_SOURCE_DIR}/solutions/${ARG_DIR}")  # the reference sources
   list(TRANSFORM ARG_GIVEN PREPEND "${lesson_dir}/" OUTPUT_VARIABLE given)
 
   # The student's stubs: from LLM_STUDENT_LESSONS_DIR, each missing one replaced by the committed stub.
@@ -86,12 +86,12 @@ function(llm_add_lesson name)
     endif()
     list(APPEND student_srcs "${src}")
   endforeach()
-  list(TRANSFORM ARG_STUBS PREPEND "${solution_dir}/" OUTPUT_VARIABLE solution_srcs)
+  list(TRANSFORM ARG_STUBS PREPEND "${reference_dir}/" OUTPUT_VARIABLE reference_srcs)
 
   if(LLM_GRADING)
     set(flavours student)
   else()
-    set(flavours student solution)
+    set(flavours student reference)
     if(LLM_SELF_CHECK)
       list(APPEND flavours pristine)
       set(pristine_srcs "")
@@ -99,8 +99,12 @@ function(llm_add_lesson name)
         _llm_pristine_copy("lessons/${ARG_DIR}/${stub}" copied)
         list(APPEND pristine_srcs "${copied}")
       endforeach()
-      if(EXISTS "${PROJECT_SOURCE_DIR}/.git/index")
-        set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/.git/index")
+      # Re-copy when a commit changes the index. Asked from git: in a worktree (or with a separate
+      # git dir) the index is not <source>/.git/index, since .git is then a file.
+      execute_process(COMMAND git -C "${PROJECT_SOURCE_DIR}" rev-parse --path-format=absolute --git-path index
+                      OUTPUT_VARIABLE git_index OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc ERROR_QUIET)
+      if(rc EQUAL 0 AND EXISTS "${git_index}")
+        set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${git_index}")
       endif()
     endif()
   endif()
@@ -190,12 +194,18 @@ function(llm_add_lesson name)
 
   if(LLM_GRADING)
     # Later lessons may link this lesson's reference: keep it defined, built only when one does.
-    add_library(${name}_solution STATIC EXCLUDE_FROM_ALL ${solution_srcs} ${given})
-    target_include_directories(${name}_solution PUBLIC "${lesson_dir}")
-    target_link_libraries(${name}_solution PUBLIC ${ARG_DEPS} llm_common PRIVATE llm_warnings)
+    add_library(${name}_reference STATIC EXCLUDE_FROM_ALL ${reference_srcs} ${given})
+    target_include_directories(${name}_reference PUBLIC "${lesson_dir}")
+    target_link_libraries(${name}_reference PUBLIC ${ARG_DEPS} llm_common PRIVATE llm_warnings)
   endif()
   # The reference library under a stable name for later lessons, tools and benchmarks.
-  add_library(${name}::reference ALIAS ${name}_solution)
+  add_library(${name}::reference ALIAS ${name}_reference)
+
+  # What llm_add_step_selfcheck needs to rebuild this lesson from hybrid sources.
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_DIR "${ARG_DIR}")
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_STUBS "${ARG_STUBS}")
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_GIVEN "${given}")
+  set_property(GLOBAL PROPERTY LLM_LESSON_${name}_DEPS "${ARG_DEPS}")
 
   # The manifest for tools/grade: which folder, which stubs (and where they were taken from), which suites.
   _llm_json_string("${name}" j_name)
@@ -235,4 +245,56 @@ function(llm_write_lesson_index)
   get_property(names GLOBAL PROPERTY LLM_LESSON_NAMES)
   _llm_json_list(j_names ${names})
   file(CONFIGURE OUTPUT "${CMAKE_BINARY_DIR}/llm_lessons/index.json" CONTENT "{\"lessons\": ${j_names}}\n" @ONLY)
+endfunction()
+
+# llm_add_step_selfcheck(<lessonNN> [INDEPENDENT <lo> <hi>])  — after llm_add_lesson(<lessonNN> ...).
+# The per-step self-check: "a case needs only its own step and the ones before it". The lesson is built
+# once more from hybrid sources (cmake/step_hybrid.py): the reference, in which each function the stub
+# marks "step K" behaves like its stub unless $LLM_STEPCHECK = "lo-hi" switches step K on. The test
+# then runs, for every step N, the cases named "step 1..N" with steps 1..N on, and each must pass; with
+# INDEPENDENT lo hi also the cases of steps lo..N with only steps lo..N on (an exercise that needs no
+# earlier one). Step numbers are whole steps: sub-steps 10a and 10b are both step 10.
+function(llm_add_step_selfcheck name)
+  cmake_parse_arguments(ARG "" "" "INDEPENDENT" ${ARGN})
+  if(LLM_GRADING OR NOT LLM_SELF_CHECK OR NOT BUILD_TESTING)
+    return()
+  endif()
+  find_package(Python3 3.11 COMPONENTS Interpreter)
+  if(NOT Python3_FOUND)
+    message(WARNING "python3 >= 3.11 not found: the per-step self-check of ${name} is not registered")
+    return()
+  endif()
+  get_property(dir GLOBAL PROPERTY LLM_LESSON_${name}_DIR)
+  get_property(stubs GLOBAL PROPERTY LLM_LESSON_${name}_STUBS)
+  get_property(given GLOBAL PROPERTY LLM_LESSON_${name}_GIVEN)
+  get_property(deps GLOBAL PROPERTY LLM_LESSON_${name}_DEPS)
+  set(script "${PROJECT_SOURCE_DIR}/cmake/step_hybrid.py")
+  set(hybrids "")
+  foreach(stub IN LISTS stubs)
+    set(out "${CMAKE_CURRENT_BINARY_DIR}/stepcheck/${stub}")
+    add_custom_command(OUTPUT "${out}"
+      COMMAND "${Python3_EXECUTABLE}" "${script}" --lesson ${name}
+              --stub "${PROJECT_SOURCE_DIR}/lessons/${dir}/${stub}"
+              --reference "${PROJECT_SOURCE_DIR}/solutions/${dir}/${stub}" --out "${out}"
+      DEPENDS "${script}" "${PROJECT_SOURCE_DIR}/lessons/${dir}/${stub}" "${PROJECT_SOURCE_DIR}/solutions/${dir}/${stub}"
+      COMMENT "${name}: the reference with switchable steps (${stub})")
+    list(APPEND hybrids "${out}")
+  endforeach()
+  add_library(${name}_stepcheck STATIC ${hybrids} ${given})
+  target_include_directories(${name}_stepcheck PUBLIC "${PROJECT_SOURCE_DIR}/lessons/${dir}")
+  target_link_libraries(${name}_stepcheck PUBLIC ${deps} llm_common PRIVATE llm_warnings)
+  set(exes "")
+  foreach(suite basic advanced)
+    add_executable(${name}_${suite}_stepcheck $<TARGET_OBJECTS:${name}_${suite}_tests>)
+    target_link_libraries(${name}_${suite}_stepcheck PRIVATE llm_doctest_main llm_test_support ${name}_stepcheck
+                                                           llm_warnings)
+    list(APPEND exes "$<TARGET_FILE:${name}_${suite}_stepcheck>")
+  endforeach()
+  string(JOIN "," exes_arg ${exes})
+  string(JOIN "," independent ${ARG_INDEPENDENT})
+  set(test "selfcheck/${name}/steps/each-case-needs-only-its-own-and-earlier-steps")
+  add_test(NAME "${test}"
+           COMMAND ${CMAKE_COMMAND} -D "EXES=${exes_arg}" -D "INDEPENDENT=${independent}"
+                   -P "${PROJECT_SOURCE_DIR}/cmake/StepSelfCheck.cmake")
+  set_tests_properties("${test}" PROPERTIES LABELS "selfcheck;${name}" TIMEOUT 900)
 endfunction()

@@ -11,8 +11,9 @@ include(doctest)
 # keeps the build fast).
 if(NOT TARGET llm_doctest_main)
   # file(CONFIGURE) rewrites only when the content changes, so a reconfigure recompiles nothing.
+  # doctest_strings.h: how values print in messages, the same in this and every test translation unit.
   file(CONFIGURE OUTPUT "${CMAKE_BINARY_DIR}/generated/doctest_main.cpp"
-       CONTENT "#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN\n#include <doctest/doctest.h>\n")
+       CONTENT "#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN\n#include <doctest/doctest.h>\n#include \"${PROJECT_SOURCE_DIR}/tests/support/doctest_strings.h\"\n")
   add_library(llm_doctest_main STATIC "${CMAKE_BINARY_DIR}/generated/doctest_main.cpp")
   target_link_libraries(llm_doctest_main PUBLIC doctest::doctest)
 endif()

@@ -1,6 +1,7 @@
 // generate.cpp — the demo program: load stories260K, encode a prompt, stream a story from the reference
 // CausalLM and report prefill time, decode speed and KV-cache bytes. Flags follow llama.cpp's names.
 // Not here: chat templates, batching several prompts, multi-threading, anything but llama2.c files.
+#include <algorithm>
 #include <cmath>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "causal_lm.h"
@@ -27,19 +29,20 @@ struct UsageError : llm::InvalidArgument {
   using llm::InvalidArgument::InvalidArgument;
 };
 
-constexpr const char* kUsage = R"(usage: generate [options]
+// llama.cpp's defaults (greedy unless --temp is given).
+const llm::cli::SamplingFlags kDefaultSampling{
+    .params = {.temperature = 0.0f, .top_k = 40, .top_p = 0.9f, .repetition_penalty = 1.0f}, .seed = 42};
 
-Generate text with the reference Llama (lesson 04's solution) on stories260K.
+std::string usage() {
+  return R"(usage: generate [options]
+
+Generate text with the reference Llama (lesson 04's reference) on stories260K.
 
   -p, --prompt TEXT          prompt (default "Once upon a time")
   -n, --max-new-tokens N     tokens to generate, 0..511 (default 256); stops early at BOS (id 1),
                              which separates TinyStories stories, as llama2.c does
-      --temp T               temperature; 0 = greedy (default 0)
-      --top-k K              keep the K most likely tokens; 0 = off (default 40)
-      --top-p P              nucleus sampling in (0, 1]; 1 = off (default 0.9)
-      --repeat-penalty R     CTRL repetition penalty > 0; 1 = off (default 1)
-  -s, --seed N               sampling seed, an unsigned integer (default 42)
-      --no-cache             recompute the whole sequence every step (no KV cache)
+)" + llm::cli::sampling_usage(kDefaultSampling) +
+         R"(      --no-cache             recompute the whole sequence every step (no KV cache)
       --compare-no-cache     run with the KV cache, then without it; print both speeds and the speedup
       --model-dir DIR        folder holding stories260K.bin and tok512.bin
       --model FILE           checkpoint file (llama2.c format)
@@ -50,15 +53,12 @@ The model is searched in: --model-dir, $LLM_MODEL_DIR, models/stories260K in the
 ../shared/models/stories260K. `./llm model` downloads it (sha256-checked).
 Exit status: 0 success, 1 runtime error (missing or corrupt model...), 2 bad command line.
 )";
+}
 
 struct Options {
   std::string prompt = "Once upon a time";
   int max_new_tokens = 256;
-  float temperature = 0.0f;
-  int top_k = 40;
-  float top_p = 0.9f;
-  float repeat_penalty = 1.0f;
-  std::uint64_t seed = 42;
+  llm::cli::SamplingFlags sampling = kDefaultSampling;
   bool no_cache = false;
   bool compare = false;
   std::optional<std::filesystem::path> model_dir, model, tokenizer;
@@ -66,7 +66,7 @@ struct Options {
 
 template <typename T>
 T parse_number(std::string_view flag, std::string_view text) {
-  return llm::cli::parse_number<T, UsageError>(flag, text);
+  return llm::parse_number<T, UsageError>(flag, text);
 }
 
 // The offset of the first byte that is not well-formed UTF-8 (overlong forms, surrogates and code
@@ -99,22 +99,14 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (flag == "-h" || flag == "--help") {
-      std::cout << kUsage;
+      std::cout << usage();
       std::exit(0);
     } else if (flag == "-p" || flag == "--prompt") {
       o.prompt = value();
     } else if (flag == "-n" || flag == "--max-new-tokens") {
       o.max_new_tokens = parse_number<int>(flag, value());
-    } else if (flag == "--temp") {
-      o.temperature = parse_number<float>(flag, value());
-    } else if (flag == "--top-k") {
-      o.top_k = parse_number<int>(flag, value());
-    } else if (flag == "--top-p") {
-      o.top_p = parse_number<float>(flag, value());
-    } else if (flag == "--repeat-penalty") {
-      o.repeat_penalty = parse_number<float>(flag, value());
-    } else if (flag == "-s" || flag == "--seed") {
-      o.seed = parse_number<std::uint64_t>(flag, value());
+    } else if (llm::cli::parse_sampling_flag<UsageError>(flag, value, o.sampling)) {
+      // --temp, --top-k, --top-p, --repeat-penalty, -s: read and checked against their limits
     } else if (flag == "--no-cache") {
       o.no_cache = true;
     } else if (flag == "--compare-no-cache") {
@@ -130,11 +122,6 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.max_new_tokens < 0) llm::fail<UsageError>("--max-new-tokens = ", o.max_new_tokens, " must be >= 0");
-  if (o.temperature < 0.0f || !std::isfinite(o.temperature))
-    llm::fail<UsageError>("--temp = ", o.temperature, " must be finite and >= 0");
-  if (!(o.top_p > 0.0f && o.top_p <= 1.0f)) llm::fail<UsageError>("--top-p = ", o.top_p, " must be in (0, 1]");
-  if (!(o.repeat_penalty > 0.0f) || !std::isfinite(o.repeat_penalty))
-    llm::fail<UsageError>("--repeat-penalty = ", o.repeat_penalty, " must be finite and > 0");
   if (const auto bad = first_invalid_utf8(o.prompt)) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(o.prompt[*bad])));
@@ -158,13 +145,10 @@ RunStats run(const llm::CausalLM& model, const std::vector<std::int32_t>& prompt
   int steps = 0;
   std::int32_t prev = prompt.back();
   llm::GenerateOptions g{.max_new_tokens = o.max_new_tokens,
-                         .temperature = o.temperature,
-                         .top_p = o.top_p,
-                         .top_k = o.top_k,
-                         .repetition_penalty = o.repeat_penalty,
+                         .sampling = o.sampling.params,
                          .pad_token_id = std::nullopt,
                          .eos_token_id = llm::Tokenizer::kBos,  // TinyStories: BOS starts the next story
-                         .seed = o.seed,
+                         .seed = o.sampling.seed,
                          .attention_mask = nullptr,
                          .use_cache = use_cache,
                          .on_step = [&](std::span<const std::int32_t> chosen) {
@@ -185,6 +169,27 @@ RunStats run(const llm::CausalLM& model, const std::vector<std::int32_t>& prompt
   return s;
 }
 
+// Everything was checked before generating, so an InvalidArgument from inside generate() can only be
+// the sampler refusing the model's own numbers (NaN or +inf logits): name the file they came from.
+RunStats run_checked(const llm::CausalLM& model, const std::vector<std::int32_t>& prompt, const Options& o,
+                     bool use_cache, const llm::Tokenizer* stream_to_stdout, const std::filesystem::path& checkpoint) {
+  try {
+    return run(model, prompt, o, use_cache, stream_to_stdout);
+  } catch (const llm::InvalidArgument& e) {
+    std::cout << std::endl;
+    llm::fail<llm::FormatError>("checkpoint ", checkpoint.string(), " gives logits the sampler refuses (", e.what(),
+                                "): its weights are corrupt or overflow float32");
+  }
+}
+
+// A lower bound on the tokens of `bytes` bytes of prompt: BOS, then the dummy-prefix space and the text,
+// each token covering at most `max_piece` bytes.
+std::int64_t min_prompt_tokens(std::size_t bytes, int max_piece) {
+  if (bytes == 0) return 1;
+  const auto covered = static_cast<std::int64_t>(bytes) + 1;
+  return 1 + (covered + max_piece - 1) / std::max(max_piece, 1);
+}
+
 double decode_rate(const RunStats& s, std::size_t prompt_len) {
   const double steps = static_cast<double>(s.tokens.size() - prompt_len) - 1.0;  // the first came from prefill
   return s.decode_s > 0.0 && steps > 0.0 ? steps / s.decode_s : 0.0;
@@ -203,11 +208,20 @@ int main(int argc, char** argv) {
       if (o.model) files.checkpoint = *o.model;
       if (o.tokenizer) files.tokenizer = *o.tokenizer;
     }
-    const llm::Checkpoint ckpt = llm::load_checkpoint(files.checkpoint);
+    llm::Checkpoint ckpt = llm::load_checkpoint(files.checkpoint);
     const llm::Tokenizer tok = llm::Tokenizer::load(files.tokenizer, ckpt.config.vocab_size);
-    const llm::CausalLM model = llm::CausalLM::from_checkpoint(ckpt);
+    const llm::CausalLM model = llm::CausalLM::from_checkpoint(std::move(ckpt));  // the weights move, no copy
     const llm::ModelConfig& cfg = model.config();
 
+    // The length bound, before encoding: every token covers at most max_piece_length bytes of the text
+    // (with its dummy-prefix space), so a prompt that is too long for the context is refused at once
+    // instead of after encoding all of it. The exact count is checked after encoding.
+    const std::int64_t min_tokens = min_prompt_tokens(o.prompt.size(), tok.max_piece_length());
+    if (min_tokens + o.max_new_tokens > cfg.max_position_embeddings)
+      llm::fail<UsageError>("--prompt of ", o.prompt.size(), " bytes is at least ", min_tokens, " tokens (BOS, and ",
+                            tok.max_piece_length(), " bytes per token at most) + --max-new-tokens ", o.max_new_tokens,
+                            " = ", min_tokens + o.max_new_tokens, " exceeds the model's context of ",
+                            cfg.max_position_embeddings, " positions");
     const std::vector<std::int32_t> prompt = tok.encode(o.prompt, /*bos=*/true);
     const auto total = static_cast<int>(prompt.size()) + o.max_new_tokens;
     if (total > cfg.max_position_embeddings)
@@ -217,7 +231,7 @@ int main(int argc, char** argv) {
     std::cerr << "model: " << files.checkpoint.string() << " (" << cfg.summary() << ")\n";
     const bool use_cache = !o.no_cache;
     std::cout << tok.decode(prompt) << std::flush;
-    const RunStats a = run(model, prompt, o, use_cache, &tok);
+    const RunStats a = run_checked(model, prompt, o, use_cache, &tok, files.checkpoint);
     std::cout << std::endl;  // flush the story before the stats go to stderr
 
     llm::ModelConfig mha = cfg;
@@ -232,7 +246,7 @@ int main(int argc, char** argv) {
                  llm::kv_cache_bytes(mha, static_cast<llm::Index>(positions)));
 
     if (o.compare) {
-      const RunStats b = run(model, prompt, o, /*use_cache=*/false, nullptr);
+      const RunStats b = run_checked(model, prompt, o, /*use_cache=*/false, nullptr, files.checkpoint);
       const double rate_b = decode_rate(b, prompt.size());
       const double total_a = a.prefill_ms / 1e3 + a.decode_s, total_b = b.prefill_ms / 1e3 + b.decode_s;
       std::fprintf(stderr, "no-cache: same %zu tokens %s, decode %.0f tok/s\n", b.tokens.size() - prompt.size(),

@@ -12,7 +12,9 @@
 #include <utility>
 
 #include "llm/binary_file.h"
+#include "llm/eigen_view.h"
 #include "llm/errors.h"
+#include "llm/limits.h"
 
 namespace llm {
 
@@ -31,14 +33,12 @@ constexpr std::uint64_t kHeaderBytes = 7 * sizeof(std::int32_t);
 // but the size check is the one thing standing between a hostile header and a huge allocation, so it
 // must not be defeatable by arithmetic wrap-around if the limits are ever raised.
 std::uint64_t mul(std::uint64_t a, std::uint64_t b) {
-  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a)
-    fail<FormatError>("checkpoint size overflows 64 bits (", a, " * ", b, ")");
-  return a * b;
+  return static_cast<std::uint64_t>(checked_mul<FormatError>(static_cast<std::int64_t>(a),
+                                                             static_cast<std::int64_t>(b), "checkpoint size"));
 }
 std::uint64_t add(std::uint64_t a, std::uint64_t b) {
-  if (b > std::numeric_limits<std::uint64_t>::max() - a)
-    fail<FormatError>("checkpoint size overflows 64 bits (", a, " + ", b, ")");
-  return a + b;
+  return static_cast<std::uint64_t>(checked_add<FormatError>(static_cast<std::int64_t>(a),
+                                                             static_cast<std::int64_t>(b), "checkpoint size"));
 }
 
 // |vocab_size| in 64 bits: std::abs(INT_MIN) would be undefined behaviour.
@@ -52,13 +52,13 @@ void check_field(const std::string& where, const char* name, std::int64_t value,
 }
 
 void validate_header(const CheckpointHeader& h, const std::string& where) {
-  check_field(where, "dim", h.dim, kMaxCheckpointDim);
-  check_field(where, "hidden_dim", h.hidden_dim, kMaxCheckpointDim);
-  check_field(where, "n_layers", h.n_layers, kMaxCheckpointLayers);
-  check_field(where, "n_heads", h.n_heads, kMaxCheckpointDim);
-  check_field(where, "n_kv_heads", h.n_kv_heads, kMaxCheckpointDim);
-  check_field(where, "|vocab_size|", abs_vocab(h), kMaxCheckpointVocab);
-  check_field(where, "seq_len", h.seq_len, kMaxCheckpointSeqLen);
+  check_field(where, "dim", h.dim, kMaxHiddenSize);
+  check_field(where, "hidden_dim", h.hidden_dim, kMaxHiddenSize);
+  check_field(where, "n_layers", h.n_layers, kMaxLayers);
+  check_field(where, "n_heads", h.n_heads, kMaxHiddenSize);
+  check_field(where, "n_kv_heads", h.n_kv_heads, kMaxHiddenSize);
+  check_field(where, "|vocab_size|", abs_vocab(h), kMaxVocabSize);
+  check_field(where, "seq_len", h.seq_len, kMaxPositions);
   if (h.dim % h.n_heads != 0)
     fail<FormatError>(where, ": header field dim = ", h.dim, " is not divisible by n_heads = ", h.n_heads);
   if (h.n_heads % h.n_kv_heads != 0)
@@ -118,13 +118,17 @@ class Reader {
   // Reads `rows x cols` (or a vector when cols == 0) and refuses NaN/inf: a non-finite weight means a
   // corrupt file or a broken export, and would silently poison every logit downstream.
   Tensor read(const std::string& name, Index rows, Index cols = 0) {
-    Tensor t = cols == 0 ? Tensor(Shape{rows}) : Tensor(Shape{rows, cols});
+    // Uninitialised: the file fills every value (read_raw throws on a short read).
+    Tensor t = cols == 0 ? Tensor(Shape{rows}, kUninitialized) : Tensor(Shape{rows, cols}, kUninitialized);
     read_raw(name, reinterpret_cast<char*>(t.data()), static_cast<std::uint64_t>(t.numel()));
-    for (Index i = 0; i < t.numel(); ++i) {
-      if (!std::isfinite(t.data()[i]))
-        fail<FormatError>(where_, ": tensor ", name, " ", t.shape().str(), " has a non-finite value (",
-                          t.data()[i], ") at flat index ", i);
-    }
+    // One vectorised pass: x - x is 0 for every finite x and NaN for inf and NaN, so the largest of them
+    // (NaN propagated) is NaN exactly when some weight is not finite. The index is looked for only then.
+    const ConstVectorMap v = as_vector(std::span<const float>(t.flat()));
+    if (std::isnan((v.array() - v.array()).maxCoeff<Eigen::PropagateNaN>()))
+      for (Index i = 0; i < t.numel(); ++i)
+        if (!std::isfinite(t.data()[i]))
+          fail<FormatError>(where_, ": tensor ", name, " ", t.shape().str(), " has a non-finite value (",
+                            t.data()[i], ") at flat index ", i);
     return t;
   }
 

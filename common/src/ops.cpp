@@ -1,6 +1,7 @@
 // ops.cpp — the shared numeric ops, on Eigen views of Tensor buffers.
 #include "llm/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -20,7 +21,7 @@ Tensor linear(const Tensor& x, const Tensor& weight) {
     case 3: out_shape = Shape{x.size(0), x.size(1), out_features}; break;
     default: out_shape = Shape{x.size(0), x.size(1), x.size(2), out_features}; break;
   }
-  Tensor y(out_shape);
+  Tensor y(out_shape, kUninitialized);  // every element is written by the product below
   const ConstMatrixMap xm = as_matrix(x);        // (N, in)
   const ConstMatrixMap wm = as_matrix(weight);   // (out, in)
   MatrixMap ym = as_matrix(y);                   // (N, out)
@@ -55,27 +56,6 @@ Tensor softmax(Tensor x) {
   return x;
 }
 
-void log_softmax_inplace(std::span<float> row) {
-  VectorMap v = as_vector(row);
-  const float max = v.maxCoeff<Eigen::PropagateNaN>();
-  if (std::isnan(max)) fail<InvalidArgument>("log_softmax of a row that contains NaN");
-  if (max == std::numeric_limits<float>::infinity())
-    fail<InvalidArgument>("log_softmax of a row that contains +inf (inf - inf would be NaN)");
-  if (max == -std::numeric_limits<float>::infinity())
-    fail<InvalidArgument>("log_softmax of a row of ", row.size(), " values that are all -inf");
-  const float log_sum = std::log((v.array() - max).exp().sum());
-  // (x - max) first, then - log_sum: adding max + log_sum first would round away precision for
-  // large logits (an error of 2e-4 at logits of 1e4).
-  v.array() = (v.array() - max) - log_sum;
-}
-
-Tensor log_softmax(Tensor x) {
-  const Index cols = x.size(x.rank() - 1);
-  for (Index i = 0; i < x.numel(); i += cols)
-    log_softmax_inplace({x.data() + i, static_cast<size_t>(cols)});
-  return x;
-}
-
 static void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
   if (!(a.shape() == b.shape()))
     fail<ShapeError>(op, ": shapes ", a.shape().str(), " and ", b.shape().str(), " differ");
@@ -99,38 +79,14 @@ Tensor mul(Tensor a, const Tensor& b) {
 
 Index argmax(std::span<const float> values) {
   if (values.empty()) fail<InvalidArgument>("argmax of an empty row");
-  Index best = 0;
-  for (Index i = 0; i < static_cast<Index>(values.size()); ++i) {
-    const float v = values[static_cast<size_t>(i)];
-    if (std::isnan(v)) fail<InvalidArgument>("argmax: value at index ", i, " is NaN");
-    if (v > values[static_cast<size_t>(best)]) best = i;  // strict: ties keep the lowest index
+  // The largest value first (a vectorised sweep that lets a NaN through), then the first index that
+  // holds it: ties keep the lowest index.
+  const float best = as_vector(values).maxCoeff<Eigen::PropagateNaN>();
+  if (std::isnan(best)) {
+    const auto nan = std::find_if(values.begin(), values.end(), [](float v) { return std::isnan(v); });
+    fail<InvalidArgument>("argmax: value at index ", nan - values.begin(), " is NaN");
   }
-  return best;
-}
-
-float cross_entropy(const Tensor& logits, const IdTensor& labels, std::int32_t ignore_index) {
-  const Index V = logits.size(logits.rank() - 1);
-  if (labels.numel() * V != logits.numel() || labels.rank() != logits.rank() - 1)
-    fail<ShapeError>("cross_entropy: labels ", labels.shape().str(), " do not match logits ",
-                     logits.shape().str(), " without the vocabulary dimension");
-  double total = 0.0;
-  Index count = 0;
-  std::vector<float> row(static_cast<size_t>(V));
-  for (Index i = 0; i < labels.numel(); ++i) {
-    const std::int32_t label = labels.data()[i];
-    if (label == ignore_index) continue;
-    if (label < 0 || label >= V)
-      fail<InvalidArgument>("label ", label, " at flat position ", i, " is out of range [0, ", V,
-                            ") and is not the ignore index ", ignore_index);
-    std::copy(logits.data() + i * V, logits.data() + (i + 1) * V, row.begin());
-    log_softmax_inplace(row);
-    total -= row[static_cast<size_t>(label)];
-    ++count;
-  }
-  if (count == 0)
-    fail<InvalidArgument>("cross_entropy: all ", labels.numel(), " labels are the ignore index ",
-                          ignore_index, ", so there is nothing to average");
-  return static_cast<float>(total / static_cast<double>(count));
+  return std::find(values.begin(), values.end(), best) - values.begin();
 }
 
 float max_abs_diff(const Tensor& a, const Tensor& b) {

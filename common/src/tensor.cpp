@@ -14,9 +14,9 @@ Shape::Shape(std::initializer_list<Index> dims) {
     if (d < 0) fail<ShapeError>("tensor dimension ", d, " must be >= 0");
     // Refuse element counts that overflow (or that no machine of ours could hold) before any
     // allocation is attempted with a wrapped-around size.
-    if (__builtin_mul_overflow(numel, d, &numel) || numel > kMaxElements)
+    if (__builtin_mul_overflow(numel, d, &numel) || numel > kMaxTensorElements)
       fail<ShapeError>("tensor shape: dimension ", d, " at axis ", rank_, " takes the element count past ",
-                       kMaxElements);
+                       kMaxTensorElements);
     dims_[static_cast<size_t>(rank_++)] = d;
   }
 }

@@ -15,6 +15,7 @@
 
 #include "llm/binary_file.h"
 #include "llm/errors.h"
+#include "llm/limits.h"
 
 namespace llm {
 
@@ -23,17 +24,13 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-// No real tokenizer has pieces anywhere near this long (tok512: 7 bytes, Llama 2's 32k vocab: 16);
-// a bigger max_token_length means the file is not a tokenizer.
-constexpr int kMaxPieceBytes = 1024;
-constexpr int kMaxVocab = 1 << 20;
+// A max_token_length past kMaxPieceBytes (llm/limits.h) means the file is not a tokenizer.
 constexpr int kByteTokens = 256;
 
 // "<0xHH>" with uppercase hex, exactly as llama2.c's exporter writes the byte-fallback pieces.
 std::string byte_piece(int byte) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(byte));
-  return buf;
+  constexpr char kHex[] = "0123456789ABCDEF";
+  return {'<', '0', 'x', kHex[(byte >> 4) & 0xF], kHex[byte & 0xF], '>'};
 }
 
 int hex_value(char c) {
@@ -68,7 +65,7 @@ bool read_value(std::ifstream& in, T& value) {
 }  // namespace
 
 Tokenizer Tokenizer::load(const std::filesystem::path& path, int vocab_size) {
-  check_range(vocab_size, kFirstByteToken + kByteTokens, kMaxVocab, "tokenizer vocab_size");
+  check_range(vocab_size, kFirstByteToken + kByteTokens, kMaxVocabSize, "tokenizer vocab_size");
   const std::string where = "tokenizer " + path.string();
 
   detail::BinaryFile file = detail::open_binary(path, where);
@@ -138,8 +135,8 @@ Tokenizer Tokenizer::from_pieces(std::vector<std::string> pieces, std::vector<fl
   if (pieces.size() != scores.size())
     fail<InvalidArgument>("tokenizer: ", pieces.size(), " pieces but ", scores.size(), " scores");
   // Ids 0..2 are fixed (<unk>, BOS, EOS) and encode() emits 1 and 2, so they must exist.
-  if (pieces.size() < 3 || pieces.size() > static_cast<size_t>(kMaxVocab))
-    fail<InvalidArgument>("tokenizer: vocabulary of ", pieces.size(), " pieces must be in [3, ", kMaxVocab,
+  if (pieces.size() < 3 || pieces.size() > static_cast<size_t>(kMaxVocabSize))
+    fail<InvalidArgument>("tokenizer: vocabulary of ", pieces.size(), " pieces must be in [3, ", kMaxVocabSize,
                           "] (ids 0..2 are <unk>, BOS, EOS)");
   for (size_t i = 0; i < scores.size(); ++i)
     if (!std::isfinite(scores[i]))

@@ -34,6 +34,9 @@ class Attention {
   // Given: validates the config (InvalidArgument, e.g. H not divisible by KV), then draws the projections
   // N(0, initializer_range^2) in the order q, k, v, o.
   Attention(const ModelConfig& config, Rng& rng);
+  // Given: from existing weights (a loaded checkpoint), nothing drawn. Validates the config; ShapeError
+  // naming the projection unless q is (H*D, C), k and v (KV*D, C), o (C, H*D).
+  Attention(const ModelConfig& config, Linear q, Linear k, Linear v, Linear o);
 
   Linear q_proj;  // (H*D, C)
   Linear k_proj;  // (KV*D, C)

@@ -1,11 +1,12 @@
 // given.cpp — lesson 02, given: everything of the KV cache except append() (yours, step 5) — its
 // allocation, crop, copies for inspection, byte counts and the model-level KVCache — and the
-// Attention constructor, which draws the four projections.
+// Attention constructors, which draw the four projections or take them as given.
 #include "kv_cache.h"
 
 #include "attention.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace llm {
 
@@ -18,8 +19,9 @@ static Shape checked_cache_shape(Index batch, Index n_kv_heads, Index capacity, 
 }
 
 LayerKVCache::LayerKVCache(Index batch, Index n_kv_heads, Index capacity, Index head_dim)
-    : v_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim)),
-      k_(Shape{batch, n_kv_heads, head_dim, capacity}) {}  // keys transposed: (D, capacity) per head
+    // Uninitialised: a position is read only after append() wrote it (positions [0, length) are filled).
+    : v_(checked_cache_shape(batch, n_kv_heads, capacity, head_dim), kUninitialized),
+      k_(Shape{batch, n_kv_heads, head_dim, capacity}, kUninitialized) {}  // keys transposed: (D, capacity) per head
 
 void LayerKVCache::crop(Index length) {
   if (length < 0 || length > length_)
@@ -104,15 +106,12 @@ void KVCache::check_compatible(const ModelConfig& config, Index batch_size) cons
 std::size_t kv_cache_bytes(const ModelConfig& config, Index positions, Index batch, std::size_t bytes_per_value) {
   if (positions < 0 || batch < 0)
     fail<InvalidArgument>("kv_cache_bytes: positions = ", positions, " and batch = ", batch, " must be >= 0");
-  std::size_t total = 2;
-  for (std::size_t factor : {static_cast<std::size_t>(config.num_hidden_layers),
-                             static_cast<std::size_t>(config.num_key_value_heads),
-                             static_cast<std::size_t>(config.head_dim()), static_cast<std::size_t>(positions),
-                             static_cast<std::size_t>(batch), bytes_per_value})
-    if (__builtin_mul_overflow(total, factor, &total))
-      fail<InvalidArgument>("kv_cache_bytes: ", positions, " positions x batch ", batch,
-                            " overflows 64 bits of bytes");
-  return total;
+  std::int64_t total = 2;
+  for (std::int64_t factor : {std::int64_t{config.num_hidden_layers}, std::int64_t{config.num_key_value_heads},
+                              std::int64_t{config.head_dim()}, positions, batch,
+                              static_cast<std::int64_t>(bytes_per_value)})
+    total = checked_mul(total, factor, "kv_cache_bytes: 2 x layers x kv_heads x head_dim x positions x batch x bytes");
+  return static_cast<std::size_t>(total);
 }
 
 // The config is validated first: H % KV != 0 would make query head h read a KV head h / G that does
@@ -128,6 +127,27 @@ Attention::Attention(const ModelConfig& config, Rng& rng)
   k_proj = Linear::random(kvd, C, rng, std);
   v_proj = Linear::random(kvd, C, rng, std);
   o_proj = Linear::random(C, hd, rng, std);
+}
+
+static void check_weight(const Linear& w, Index rows, Index cols, const char* name) {
+  if (!w.weight || !(w.weight->shape() == Shape{rows, cols}))
+    fail<ShapeError>("Attention ", name, " weight has shape ", w.weight ? w.weight->shape().str() : "(none)",
+                     ", the config needs (", rows, ", ", cols, ")");
+}
+
+Attention::Attention(const ModelConfig& config, Linear q, Linear k, Linear v, Linear o)
+    : q_proj(std::move(q)),
+      k_proj(std::move(k)),
+      v_proj(std::move(v)),
+      o_proj(std::move(o)),
+      num_heads_((config.validate(), config.num_attention_heads)),
+      num_kv_heads_(config.num_key_value_heads),
+      head_dim_(config.head_dim()) {
+  const Index C = config.hidden_size, hd = num_heads_ * head_dim_, kvd = num_kv_heads_ * head_dim_;
+  check_weight(q_proj, hd, C, "q_proj");
+  check_weight(k_proj, kvd, C, "k_proj");
+  check_weight(v_proj, kvd, C, "v_proj");
+  check_weight(o_proj, C, hd, "o_proj");
 }
 
 }  // namespace llm

@@ -1,12 +1,11 @@
 // kv_cache.h — the key/value cache: per layer, K and V of every past position, stored once per
 // KV head (before any repetition for grouped-query attention), keys already rotated by RoPE.
-// Capacity is allocated up front, so appending a token writes in place and never copies the past.
+// Keys and values of a position never change once computed (causality), so a decode step computes
+// only its own and reads the rest from here. Capacity is allocated up front, so appending a token
+// writes in place and never copies the past.
 //
-// Logically both are (B, KV, capacity, D). Physically V is stored that way, and K transposed, as
-// (B, KV, D, capacity): the decode step's scores q . k_j for every position j are then D
-// multiply-adds of contiguous rows (vectorised across positions), instead of one dot product of
-// D = 8 floats per position, each ending in a horizontal sum. On stories260K this halves the cost of a
-// decode step at position 500 (docs/benchmarks.md). key_states() returns the logical layout.
+// Logically both are (B, KV, capacity, D), what key_states() / value_states() return. In memory K is
+// kept transposed, (D, capacity) per head, which keys() exposes to attention (why: docs/benchmarks.md).
 // Not here: paging, eviction, sliding windows, quantised storage.
 #pragma once
 

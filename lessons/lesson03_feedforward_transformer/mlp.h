@@ -30,6 +30,9 @@ struct MLP {
   MLP() = default;
   // Given: projections drawn N(0, initializer_range^2) in the order gate, up, down.
   MLP(const ModelConfig& config, Rng& rng);
+  // Given: from existing weights (a loaded checkpoint), nothing drawn. ShapeError naming the projection
+  // unless gate and up are (F, C) and down (C, F).
+  MLP(const ModelConfig& config, Linear gate, Linear up, Linear down);
 
   Tensor forward(const Tensor& x) const;  // (..., C) -> (..., C)
 };

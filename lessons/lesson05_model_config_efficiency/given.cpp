@@ -24,22 +24,6 @@ void check_bytes_per_value(std::int64_t bytes_per_value) {
   check_range<InvalidArgument, std::int64_t>(bytes_per_value, 1, 8, "bytes_per_value");
 }
 
-std::int64_t checked_mul(std::int64_t a, std::int64_t b, std::string_view what) {
-  std::int64_t out = 0;
-  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &out))
-    fail<InvalidArgument>(what, ": ", a, " x ", b, " does not fit in 64 bits (max ",
-                          std::numeric_limits<std::int64_t>::max(), ")");
-  return out;
-}
-
-std::int64_t checked_add(std::int64_t a, std::int64_t b, std::string_view what) {
-  std::int64_t out = 0;
-  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &out))
-    fail<InvalidArgument>(what, ": ", a, " + ", b, " does not fit in 64 bits (max ",
-                          std::numeric_limits<std::int64_t>::max(), ")");
-  return out;
-}
-
 void check_machine(const Machine& machine) {
   if (!(machine.peak_flops_per_s > 0.0) || !std::isfinite(machine.peak_flops_per_s))
     fail<InvalidArgument>("machine peak_flops_per_s = ", machine.peak_flops_per_s, " must be finite and > 0");

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "llm/config.h"
+#include "llm/limits.h"
 #include "llm/tensor.h"
 
 namespace llm {
@@ -155,9 +156,8 @@ MemoryEstimate memory_estimate(const ModelConfig& config, const Workload& work, 
 void check_workload(const Workload& work);
 // InvalidArgument unless 1 <= bytes_per_value <= 8.
 void check_bytes_per_value(std::int64_t bytes_per_value);
-// a * b and a + b for a, b >= 0, or InvalidArgument naming `what` when the result does not fit in
-// 64 bits (a long enough context overflows any counter; it must not wrap around silently).
-std::int64_t checked_mul(std::int64_t a, std::int64_t b, std::string_view what);
-std::int64_t checked_add(std::int64_t a, std::int64_t b, std::string_view what);
+// checked_mul(a, b, what) and checked_add(a, b, what) come from llm/limits.h: a * b and a + b for
+// a, b >= 0, or InvalidArgument naming `what` when the result does not fit in 64 bits (a long enough
+// context overflows any counter; it must not wrap around silently).
 
 }  // namespace llm

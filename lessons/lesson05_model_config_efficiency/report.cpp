@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "cli_args.h"
 #include "llm/config.h"
 #include "llm/errors.h"
+#include "llm/parse_number.h"
 #include "model_stats.h"
 #include "roofline.h"
 
@@ -64,11 +64,11 @@ int run(int argc, char** argv) {
     if (i + 1 >= argc) llm::fail<llm::InvalidArgument>(flag, " needs a value (see --help)");
     const std::string_view value = argv[++i];
     if (flag == "--context")
-      options.context = llm::cli::parse_number<llm::Index>(flag, value);
+      options.context = llm::parse_number<llm::Index>(flag, value);
     else if (flag == "--batch")
-      options.batch = llm::cli::parse_number<llm::Index>(flag, value);
+      options.batch = llm::parse_number<llm::Index>(flag, value);
     else if (flag == "--bytes")
-      options.bytes_per_value = llm::cli::parse_number<std::int64_t>(flag, value);
+      options.bytes_per_value = llm::parse_number<std::int64_t>(flag, value);
     else
       llm::fail<llm::InvalidArgument>("unknown flag ", flag, " (see --help)");
   }

@@ -66,10 +66,7 @@ Tensor repeat_kv(const Tensor& x, Index n_rep) {
   return out;
 }
 
-// Step 6. A (rows, D) view of one head inside a (rows, n_heads*D) activation: rows are n_heads*D apart.
-using HeadMap = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
-using ConstHeadMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
-
+// Step 6.
 Tensor Attention::forward(const Tensor& x, const IdTensor& positions, const Tensor* mask, LayerKVCache* cache,
                           const RotaryEmbedding& rope) const {
   if (num_kv_heads_ <= 0 || !q_proj.weight)
@@ -100,35 +97,57 @@ Tensor Attention::forward(const Tensor& x, const IdTensor& positions, const Tens
                      ") = (batch, new tokens, cached + new)");
   cache->append(k, v);  // only the new positions are computed; the past comes from the cache
 
-  // pass 3: per (batch row, query head): scores = q K^T / sqrt(D) + mask, softmax, weighted sum of V.
-  Tensor attn(Shape{B, T, H * D});  // (B, T, H*D), heads concatenated
-  RowMatrix scores(T, S);           // (T, S), reused across heads
+  // pass 3: per (batch row, query head, new token): its scores against the S keys, softmax, and the
+  // weighted sum of the values — the definition of step 3, one query at a time, so that each pass is
+  // one sweep over memory the cache already holds in the right order (docs/benchmarks.md):
+  //   scores: the keys are stored transposed, so K^T q is a matrix-vector product whose columns are
+  //           contiguous rows of the cache (D multiply-adds per key, vectorised across keys);
+  //   values: out = sum_j p_j v_j, eight dimensions at a time: one multiply-add of a row per key.
+  Tensor attn(Shape{B, T, H * D});               // (B, T, H*D), heads concatenated
+  Eigen::VectorXf w(S);                          // (S) one query's scores, then its softmax weights
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (Index b = 0; b < B; ++b) {
+  using Lanes = Eigen::Matrix<float, 8, 1>;      // eight dimensions of a value row
+  for (Index b = 0; b < B; ++b)
     for (Index h = 0; h < H; ++h) {
       const Index kvh = h / G;  // GQA: G consecutive query heads share one KV head
-      // Keys are stored transposed: (D, S) with rows capacity() apart, so q K^T needs no transpose.
-      const ConstHeadMap keys_t(cache->keys(b, kvh), D, S, Eigen::OuterStride<>(cache->capacity()));
-      const ConstMatrixMap values = as_matrix(cache->values(b, kvh), S, D);  // (S, D)
-      const ConstHeadMap qh(q.data() + (b * T) * H * D + h * D, T, D, Eigen::OuterStride<>(H * D));
-      HeadMap out(attn.data() + (b * T) * H * D + h * D, T, D, Eigen::OuterStride<>(H * D));
-
-      scores.noalias() = (qh * keys_t) * scale;  // (T, D) x (D, S)
-      if (mask) scores += as_matrix(mask->data() + b * T * S, T, S);
+      // (S, D) column-major over the transposed keys: column d is row d of the cache block (D, capacity).
+      const Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> keys(cache->keys(b, kvh), S, D,
+                                                                             Eigen::OuterStride<>(cache->capacity()));
+      const float* values = cache->values(b, kvh);  // (capacity, D): row j is the value of position j
       for (Index t = 0; t < T; ++t) {
-        const float max = scores.row(t).maxCoeff();
-        if (max == kNegInf) {  // nothing visible (a padding query): output zeros, not NaN
-          scores.row(t).setZero();
-          continue;
-        }
+        const Eigen::Map<const Eigen::VectorXf> qt(&q(b, t, h * D), D);  // (D)
+        float* out = &attn(b, t, h * D);                                  // (D)
+        w.noalias() = keys * (qt * scale);                                // (S) q . k_j / sqrt(D)
+        if (mask) w += Eigen::Map<const Eigen::VectorXf>(&(*mask)(b, t, 0), S);
+        const float max = w.maxCoeff();
+        if (max == kNegInf) continue;  // nothing visible (a padding query): output zeros, not NaN
         // softmax with the max subtracted: exp(-inf) = 0 removes masked keys exactly
-        scores.row(t) = (scores.row(t).array() - max).exp().matrix();
-        scores.row(t) /= scores.row(t).sum();
+        w = (w.array() - max).exp().matrix();
+        const float inv_sum = 1.0f / w.sum();
+        // Four accumulators (keys j, j+1, j+2, j+3): four independent chains of adds instead of one,
+        // so that the loop runs at the speed of the loads, not of the add latency.
+        Index d0 = 0;
+        for (; d0 + 8 <= D; d0 += 8) {
+          Lanes a0 = Lanes::Zero(), a1 = Lanes::Zero(), a2 = Lanes::Zero(), a3 = Lanes::Zero();
+          const auto row = [&](Index j) { return Eigen::Map<const Lanes>(values + j * D + d0); };
+          Index j = 0;
+          for (; j + 4 <= S; j += 4) {
+            a0.noalias() += w[j] * row(j);
+            a1.noalias() += w[j + 1] * row(j + 1);
+            a2.noalias() += w[j + 2] * row(j + 2);
+            a3.noalias() += w[j + 3] * row(j + 3);
+          }
+          for (; j < S; ++j) a0.noalias() += w[j] * row(j);
+          Eigen::Map<Lanes>(out + d0) = ((a0 + a1) + (a2 + a3)) * inv_sum;
+        }
+        for (; d0 < D; ++d0) {  // what is left of a head_dim that is not a multiple of 8
+          float acc = 0.0f;
+          for (Index j = 0; j < S; ++j) acc += w[j] * values[j * D + d0];
+          out[d0] = acc * inv_sum;
+        }
       }
-      out.noalias() = scores * values;  // (T, S) x (S, D)
     }
-  }
   return o_proj.forward(attn);  // (B, T, C)
 }
 

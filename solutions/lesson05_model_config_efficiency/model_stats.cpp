@@ -1,4 +1,4 @@
-// model_stats.cpp — reference solution of lesson 05, exercise 1: parameters, FLOPs and memory of a
+// model_stats.cpp — reference of lesson 05, exercise 1: parameters, FLOPs and memory of a
 // config, by arithmetic alone. Every product that can grow with a length or a batch goes through
 // checked_mul / checked_add, so an absurd workload is an InvalidArgument instead of a wrapped number.
 //

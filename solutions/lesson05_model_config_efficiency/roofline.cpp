@@ -1,4 +1,4 @@
-// roofline.cpp — reference solution of lesson 05, exercise 2: arithmetic intensity, the roofline
+// roofline.cpp — reference of lesson 05, exercise 2: arithmetic intensity, the roofline
 // verdict for a machine, and the table of every config's costs.
 //
 // Legend: B batch, T new tokens, P cached positions, S = P + T, N the table's context.

@@ -255,10 +255,10 @@ TEST_CASE("checkpoint expected_checkpoint_bytes uses 64-bit arithmetic") {
   CHECK_MESSAGE(llm::expected_checkpoint_bytes(CheckpointHeader{64, 172, 5, 8, 4, 512, 512}) == 1056540u,
                 "size implied by the stories260K header");
   // Every field at its limit: far beyond 32 bits, and must not wrap.
-  const CheckpointHeader huge{llm::kMaxCheckpointDim,     llm::kMaxCheckpointDim,
-                              llm::kMaxCheckpointLayers,  llm::kMaxCheckpointDim / 2,
-                              llm::kMaxCheckpointDim / 2, -llm::kMaxCheckpointVocab,
-                              llm::kMaxCheckpointSeqLen};
+  const CheckpointHeader huge{llm::kMaxHiddenSize,     llm::kMaxHiddenSize,
+                              llm::kMaxLayers,  llm::kMaxHiddenSize / 2,
+                              llm::kMaxHiddenSize / 2, -llm::kMaxVocabSize,
+                              llm::kMaxPositions};
   CHECK_MESSAGE(llm::expected_checkpoint_bytes(huge) > (std::uint64_t{1} << 40),
                 "a maximal header implies more than 2^40 bytes (no 32-bit wrap-around)");
   CHECK_THROWS_AS(llm::expected_checkpoint_bytes(CheckpointHeader{}), FormatError);

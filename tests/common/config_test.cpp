@@ -7,6 +7,7 @@
 
 #include "llm/config.h"
 #include "llm/errors.h"
+#include "test_support.h"
 
 using llm::InvalidArgument;
 using llm::ModelConfig;

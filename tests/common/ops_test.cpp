@@ -199,55 +199,6 @@ TEST_CASE("ops softmax tensor normalises each last-dimension row") {
 
 // ----------------------------------------------------------------------------------------- log_softmax
 
-TEST_CASE("ops log_softmax equals the log of softmax") {
-  // {1, 2, 3}: log_softmax = x - log(e + e^2 + e^3) = x - 3.4076059 = -2.4076059, -1.4076059, -0.4076059.
-  std::vector<float> a{1.0f, 2.0f, 3.0f};
-  std::vector<float> p = a;
-  llm::log_softmax_inplace(a);
-  llm::softmax_inplace(p);
-  INFO("log_softmax(x) must equal log(softmax(x)) = x - max - log(sum(exp(x - max)))");
-  CHECK(a[0] == doctest::Approx(-2.4076059f));
-  CHECK(a[1] == doctest::Approx(-1.4076059f));
-  CHECK(a[2] == doctest::Approx(-0.4076059f));
-  for (size_t i = 0; i < a.size(); ++i) {
-    CAPTURE(i);
-    CHECK(a[i] == doctest::Approx(std::log(p[i])));
-  }
-
-  // Tensor version, (2, 2): row {0, ln 3} -> log(1/4), log(3/4) = -1.3862944, -0.2876821.
-  const Tensor t =
-      llm::log_softmax(Tensor(Shape{2, 2}, std::vector<float>{0.0f, std::log(3.0f), 7.0f, 7.0f}));
-  CHECK(t(0, 0) == doctest::Approx(-1.3862944f));
-  CHECK(t(0, 1) == doctest::Approx(-0.2876821f));
-  CHECK(t(1, 0) == doctest::Approx(-0.6931472f));  // log(1/2)
-  CHECK(t(1, 1) == doctest::Approx(-0.6931472f));
-}
-
-TEST_CASE("ops log_softmax stays finite for large logits") {
-  // {1000, 1001, 1002} is {1, 2, 3} shifted by 999: same log-probabilities, -2.4076059 ... -0.4076059.
-  INFO("log_softmax is shift invariant and must stay finite for large logits");
-  std::vector<float> a{1000.0f, 1001.0f, 1002.0f};
-  llm::log_softmax_inplace(a);
-  CHECK_MESSAGE(all_finite(a), "log_softmax must subtract the max: large logits overflowed");
-  // Default tolerance: (x - max) - log_sum keeps full precision; x - (max + log_sum) would round
-  // 1002.4076 to float's 6.1e-5 grid and fail here.
-  CHECK(a[0] == doctest::Approx(-2.4076059f));
-  CHECK(a[1] == doctest::Approx(-1.4076059f));
-  CHECK(a[2] == doctest::Approx(-0.4076059f));
-
-  // {1e4, 0}: log(softmax) would be log(0) = -inf for the small one; log_softmax gives 0 - 1e4.
-  std::vector<float> b{1e4f, 0.0f};
-  llm::log_softmax_inplace(b);
-  CHECK_MESSAGE(all_finite(b), "log_softmax must not take log(0) for a tiny probability");
-  CHECK(b[0] == doctest::Approx(0.0f));
-  CHECK(b[1] == doctest::Approx(-1e4f));
-
-  std::vector<float> c{-kInf, -kInf};
-  CHECK_THROWS_WITH_AS(llm::log_softmax_inplace(c), doctest::Contains("-inf"), InvalidArgument);
-}
-
-// ------------------------------------------------------------------------------------- add mul shapes
-
 TEST_CASE("ops add and mul are elementwise") {
   const Tensor a(Shape{2, 2}, std::vector<float>{1, 2, 3, 4});
   const Tensor b(Shape{2, 2}, std::vector<float>{10, 20, 30, 40});
@@ -315,85 +266,6 @@ TEST_CASE("ops argmax rejects NaN and empty input") {
   }
 }
 
-// --------------------------------------------------------------------------------------- cross_entropy
-
-TEST_CASE("ops cross_entropy matches a hand computed example") {
-  // logits (B = 1, T = 3, V = 2), labels {0, 0, -100}:
-  //   t = 0: logits {0, ln 3}: p = {1/4, 3/4}; label 0 -> -log(1/4) = ln 4 = 2 ln 2
-  //   t = 1: logits {0, -inf}: p = {1, 0};     label 0 -> -log(1)   = 0
-  //   t = 2: ignored.
-  // mean over the 2 counted positions = (2 ln 2 + 0) / 2 = ln 2 = 0.6931472.
-  const Tensor logits(Shape{1, 3, 2}, std::vector<float>{0.0f, std::log(3.0f),  //
-                                                         0.0f, -kInf,           //
-                                                         100.0f, -100.0f});
-  const float loss = llm::cross_entropy(logits, llm::make_ids({{0, 0, llm::kIgnoreIndex}}));
-  INFO("cross_entropy = mean over non-ignored positions of -log softmax(logits)[label]");
-  CHECK(loss == doctest::Approx(std::log(2.0f)));
-  CHECK(loss == doctest::Approx(0.6931472f));
-
-  // Single positions, to pin each term: label 1 at t = 0 -> -log(3/4) = ln(4/3) = 0.2876821.
-  const Tensor one(Shape{1, 2}, std::vector<float>{0.0f, std::log(3.0f)});
-  CHECK(llm::cross_entropy(one, IdTensor(Shape{1}, std::vector<std::int32_t>{1})) ==
-        doctest::Approx(0.2876821f));
-  CHECK(llm::cross_entropy(one, IdTensor(Shape{1}, std::vector<std::int32_t>{0})) ==
-        doctest::Approx(1.3862944f));
-}
-
-TEST_CASE("ops cross_entropy ignored positions do not change the mean") {
-  // Same first two positions as above (mean ln 2); the third position's logits {100, -100} would add
-  // -log(softmax)[1] = 200 if counted with label 1, so any leak of the ignored position shows up.
-  const Tensor logits(Shape{1, 3, 2}, std::vector<float>{0.0f, std::log(3.0f), 0.0f, -kInf, 100.0f, -100.0f});
-  const Tensor first_two(Shape{1, 2, 2}, std::vector<float>{0.0f, std::log(3.0f), 0.0f, -kInf});
-  const float with_ignored = llm::cross_entropy(logits, llm::make_ids({{0, 0, -100}}));
-  const float without = llm::cross_entropy(first_two, llm::make_ids({{0, 0}}));
-  INFO("a position labelled -100 must be skipped: neither its loss nor its count may enter the mean");
-  CHECK(with_ignored == doctest::Approx(without));
-  CHECK(with_ignored == doctest::Approx(std::log(2.0f)));  // (2 ln 2 + 0) / 2, not / 3
-
-  // Counting it (label 1) gives (2 ln 2 + 0 + 200) / 3 = (1.3862944 + 200) / 3 = 67.1287648.
-  const float counted = llm::cross_entropy(logits, llm::make_ids({{0, 0, 1}}));
-  CHECK(counted == doctest::Approx(67.1287648f));
-
-  // A custom ignore index works the same way: ignore label 1 here -> only positions 0, 1 count.
-  CHECK(llm::cross_entropy(logits, llm::make_ids({{0, 0, 1}}), 1) == doctest::Approx(std::log(2.0f)));
-}
-
-TEST_CASE("ops cross_entropy is finite for large logits") {
-  // {1000, 1000}: p = {1/2, 1/2} -> -log(1/2) = ln 2, not inf - inf = NaN.
-  const Tensor logits(Shape{1, 2}, std::vector<float>{1000.0f, 1000.0f});
-  const float loss = llm::cross_entropy(logits, IdTensor(Shape{1}, std::vector<std::int32_t>{1}));
-  INFO("cross_entropy of two equal logits of 1000 is ln 2");
-  CHECK_MESSAGE(std::isfinite(loss), "cross_entropy must use a stable log_softmax: large logits overflowed");
-  CHECK(loss == doctest::Approx(std::log(2.0f)));
-}
-
-TEST_CASE("ops cross_entropy rejects bad labels") {
-  const Tensor logits(Shape{1, 2, 5});  // V = 5, all logits 0
-  {
-    INFO("cross_entropy with every label ignored has nothing to average: InvalidArgument");
-    CHECK_THROWS_AS(llm::cross_entropy(logits, llm::make_ids({{-100, -100}})), InvalidArgument);
-  }
-  {
-    INFO("cross_entropy must throw InvalidArgument naming a label outside [0, V)");
-    CHECK_THROWS_WITH_AS(llm::cross_entropy(logits, llm::make_ids({{0, 7}})), doctest::Contains("label 7"),
-                         InvalidArgument);
-    CHECK_THROWS_WITH_AS(llm::cross_entropy(logits, llm::make_ids({{5, 0}})), doctest::Contains("label 5"),
-                         InvalidArgument);
-    CHECK_THROWS_WITH_AS(llm::cross_entropy(logits, llm::make_ids({{-1, 0}})), doctest::Contains("label -1"),
-                         InvalidArgument);
-    // All logits 0 with V = 5: uniform, loss = ln 5 = 1.6094379.
-    CHECK(llm::cross_entropy(logits, llm::make_ids({{4, 0}})) == doctest::Approx(1.6094379f));
-  }
-  {
-    INFO("cross_entropy must throw ShapeError when labels are not the leading dimensions of logits");
-    CHECK_THROWS_AS(llm::cross_entropy(logits, llm::make_ids({{0, 0, 0}})), ShapeError);
-    CHECK_THROWS_AS(llm::cross_entropy(logits, IdTensor(Shape{2}, std::vector<std::int32_t>{0, 0})),
-                    ShapeError);
-  }
-}
-
-// ---------------------------------------------------------------------------------------- max_abs_diff
-
 TEST_CASE("ops max_abs_diff returns the largest absolute difference") {
   // a - b = {1 - 1.5, 2 - 2, -3 - 1} = {-0.5, 0, -4}: the largest |.| is 4 (from a negative difference).
   const Tensor a(Shape{3}, std::vector<float>{1.0f, 2.0f, -3.0f});
@@ -431,7 +303,6 @@ TEST_CASE("ops softmax and max_abs_diff see a NaN anywhere in the row") {
     std::vector<float> row{1.0f, 2.0f, 3.0f};
     row[where] = std::nanf("");
     CHECK_THROWS_AS(llm::softmax_inplace(row), llm::InvalidArgument);
-    CHECK_THROWS_AS(llm::log_softmax_inplace(row), llm::InvalidArgument);
     Tensor a(Shape{3}, std::vector<float>{1.0f, 2.0f, 3.0f});
     Tensor b(Shape{3}, std::vector<float>{1.0f, 2.0f, 3.0f});
     b(static_cast<llm::Index>(where)) = std::nanf("");

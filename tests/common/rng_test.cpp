@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "llm/rng.h"
+#include "test_support.h"
 
 using llm::Rng;
 

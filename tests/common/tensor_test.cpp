@@ -9,6 +9,7 @@
 
 #include "llm/errors.h"
 #include "llm/tensor.h"
+#include "test_support.h"
 
 using llm::IdTensor;
 using llm::Index;

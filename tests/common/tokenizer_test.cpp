@@ -1,7 +1,7 @@
 // tokenizer_test.cpp — the given part of lesson 01's tokenizer (tokenizer_file.cpp): loading tok512.bin
 // and synthetic files, refusing corrupt ones, from_pieces, and the lookups and helpers encode/decode
 // use (find, utf8_length, parse_byte_piece, has_byte_fallback, max_piece_length). Not here: encode and
-// decode themselves — the student's steps 1-3, tested by lesson 01's suites (solution flavour = reference).
+// decode themselves — the student's steps 1-3, tested by lesson 01's suites (the reference flavour).
 #include <doctest/doctest.h>
 
 #include <unistd.h>

@@ -6,6 +6,7 @@
 // Legend: L layers, H query heads, KV key/value heads, D head_dim, B batch, T new tokens.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -17,6 +18,7 @@
 #include "llm/errors.h"
 #include "llm/rng.h"
 #include "rope.h"
+#include "test_support.h"
 
 using llm::Index;
 using llm::KVCache;
@@ -191,6 +193,30 @@ TEST_CASE("kv bytes used grow with each forward and fall with crop while the all
   }
   INFO("appending and cropping never reallocate: bytes_allocated() is unchanged");
   CHECK(cache.bytes_allocated() == allocated);
+}
+
+TEST_CASE("kv clone copies every layer's positions and then lives on its own") {
+  const ModelConfig c = ModelConfig::tiny();
+  llm::Rng rng(1);
+  std::vector<llm::DecoderLayer> layers;
+  for (int l = 0; l < c.num_hidden_layers; ++l) layers.emplace_back(c, rng);
+  const llm::RotaryEmbedding rope(c.head_dim(), c.max_position_embeddings, c.rope_theta);
+  KVCache cache(c, 2, 16);
+  forward_layers(c, layers, rope, cache, 4);
+  const KVCache copy = cache.clone();
+  REQUIRE(copy.num_layers() == cache.num_layers());
+  CHECK_MESSAGE(copy.seq_length() == 4, "clone() keeps the filled length");
+  CHECK_MESSAGE(copy.bytes_allocated() == cache.bytes_allocated(), "clone() keeps the capacity");
+  for (Index l = 0; l < cache.num_layers(); ++l) {
+    CAPTURE(l);
+    const llm::Tensor k = cache.layer(l).key_states(), kc = copy.layer(l).key_states();
+    const llm::Tensor v = cache.layer(l).value_states(), vc = copy.layer(l).value_states();
+    REQUIRE_MESSAGE(std::equal(k.flat().begin(), k.flat().end(), kc.flat().begin()), "clone() copies every key");
+    REQUIRE_MESSAGE(std::equal(v.flat().begin(), v.flat().end(), vc.flat().begin()), "clone() copies every value");
+  }
+  forward_layers(c, layers, rope, cache, 1);  // the original grows; the copy must not
+  CHECK_MESSAGE(cache.seq_length() == 5, "the original keeps growing");
+  CHECK_MESSAGE(copy.seq_length() == 4, "a clone is a deep copy: appending to the original leaves it alone");
 }
 
 TEST_SUITE_END();

@@ -28,7 +28,7 @@ std::optional<Loaded> load() {
 std::string greedy_text(const Loaded& m, const std::string& prompt, int new_tokens, bool use_cache) {
   const std::vector<std::int32_t> ids = m.tok.encode(prompt, /*bos=*/true);
   const llm::IdTensor out = m.model.generate(
-      llm::make_ids({ids}), {.max_new_tokens = new_tokens, .temperature = 0.0f, .eos_token_id = 1, .use_cache = use_cache});
+      llm::make_ids({ids}), {.max_new_tokens = new_tokens, .sampling = {.temperature = 0.0f}, .eos_token_id = 1, .use_cache = use_cache});
   std::vector<std::int32_t> all(out.data(), out.data() + out.numel());
   return m.tok.decode(all);
 }

@@ -6,12 +6,15 @@
 // Legend: B batch, T new tokens, P cached positions, V vocab, C hidden, D head_dim.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "causal_lm.h"
@@ -288,7 +292,7 @@ TEST_CASE("forward cached plus new length beyond max_position_embeddings") {
   auto cache = std::make_shared<llm::KVCache>(tiny(), 1, 64);
   m.forward(ids(1, 60), {.past_key_values = cache, .use_cache = true});
   REQUIRE(cache->seq_length() == 60);
-  CHECK_ERROR(InvalidArgument, m.forward(ids(1, 5), {.past_key_values = cache}),
+  CHECK_ERROR(InvalidArgument, m.forward(ids(1, 5), {.past_key_values = cache, .use_cache = true}),
               "60 cached + 5 new positions", "exceed the cache capacity 64");
   CHECK(cache->seq_length() == 60);  // the refused call left the cache untouched
   // The generation path says the same in its own words.
@@ -305,7 +309,7 @@ TEST_CASE("forward attention_mask of the wrong shape") {
   auto cache = std::make_shared<llm::KVCache>(tiny(), 2, 16);
   m.forward(ids(2, 3), {.past_key_values = cache, .use_cache = true});
   const IdTensor short_mask(Shape{2, 1}, 1);
-  CHECK_ERROR(ShapeError, m.forward(ids(2, 1), {.attention_mask = &short_mask, .past_key_values = cache}),
+  CHECK_ERROR(ShapeError, m.forward(ids(2, 1), {.attention_mask = &short_mask, .past_key_values = cache, .use_cache = true}),
               "attention_mask has shape (2, 1)", "expected (2, 4)");
 }
 
@@ -358,7 +362,7 @@ TEST_CASE("forward cache from a model with another layer count") {
   ModelConfig other = tiny();
   other.num_hidden_layers = 3;
   auto cache = std::make_shared<llm::KVCache>(other, 1, 8);
-  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = cache}),
+  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = cache, .use_cache = true}),
               "past_key_values has 3 layers", "the model has 2", "another model");
 }
 
@@ -366,18 +370,18 @@ TEST_CASE("forward cache from a model with other KV heads or head_dim") {
   ModelConfig heads = tiny();
   heads.num_key_value_heads = 4;  // MHA cache for a GQA model
   auto cache = std::make_shared<llm::KVCache>(heads, 1, 8);
-  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = cache}),
+  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = cache, .use_cache = true}),
               "past_key_values holds 4 KV heads of dim 8", "the model has 2 of dim 8");
   ModelConfig dim = tiny();
   dim.hidden_size = 64;  // head_dim 16
   auto wide = std::make_shared<llm::KVCache>(dim, 1, 8);
-  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = wide}),
+  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = wide, .use_cache = true}),
               "past_key_values holds 2 KV heads of dim 16", "the model has 2 of dim 8");
 }
 
 TEST_CASE("forward cache made for another batch size") {
   auto cache = std::make_shared<llm::KVCache>(tiny(), 2, 8);
-  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = cache}),
+  CHECK_ERROR(InvalidArgument, tiny_model().forward(ids(1, 2), {.past_key_values = cache, .use_cache = true}),
               "past_key_values was made for batch size 2", "input_ids has 1 rows");
 }
 
@@ -409,7 +413,7 @@ TEST_CASE("generate temperature NaN or infinite") {
     CAPTURE(bad);
     std::ostringstream value;
     value << "temperature = " << bad;
-    CHECK_ERROR(InvalidArgument, tiny_model().generate(ids(1, 2), {.max_new_tokens = 1, .temperature = bad}),
+    CHECK_ERROR(InvalidArgument, tiny_model().generate(ids(1, 2), {.max_new_tokens = 1, .sampling = {.temperature = bad}}),
                 value.str(), "must be a finite number");
     CHECK_ERROR(InvalidArgument, llm::validate(llm::SamplingParams{.temperature = bad}), value.str(),
                 "finite");
@@ -428,7 +432,7 @@ TEST_CASE("generate top_p zero negative above one or NaN") {
     CAPTURE(bad);
     std::ostringstream value;
     value << "top_p = " << bad;
-    CHECK_ERROR(InvalidArgument, tiny_model().generate(ids(1, 2), {.max_new_tokens = 1, .top_p = bad}),
+    CHECK_ERROR(InvalidArgument, tiny_model().generate(ids(1, 2), {.max_new_tokens = 1, .sampling = {.top_p = bad}}),
                 value.str(), "must be in (0, 1]");
     CHECK_ERROR(InvalidArgument, llm::validate(llm::SamplingParams{.top_p = bad}), value.str(), "(0, 1]");
   }
@@ -436,19 +440,18 @@ TEST_CASE("generate top_p zero negative above one or NaN") {
               "top_p = 1.5 must be in (0, 1]");
 }
 
-TEST_CASE("generate repetition_penalty zero negative NaN or infinite") {
-  for (float bad : {0.0f, -1.0f, kNaN, kInf}) {
+TEST_CASE("generate repetition_penalty outside its range or NaN") {
+  for (float bad : {0.0f, -1.0f, 1e-38f, 1e-4f, 1e4f, kNaN, kInf}) {
     CAPTURE(bad);
-    std::ostringstream value;
-    value << "repetition_penalty = " << bad;
+    const std::string value = "repetition_penalty = " + llm::detail::concat(bad);
     CHECK_ERROR(InvalidArgument,
-                tiny_model().generate(ids(1, 2), {.max_new_tokens = 1, .repetition_penalty = bad}),
-                value.str(), "must be finite and > 0");
+                tiny_model().generate(ids(1, 2), {.max_new_tokens = 1, .sampling = {.repetition_penalty = bad}}),
+                value, "must be in [0.001, 1000]");
     std::vector<float> logits = {0.0f, 1.0f, 2.0f};
     llm::Rng rng(1);
     const std::int32_t history[] = {1};
-    CHECK_ERROR(InvalidArgument, llm::sample_next(logits, history, {.repetition_penalty = bad}, rng),
-                value.str(), "> 0");
+    CHECK_ERROR(InvalidArgument, llm::sample_next(logits, history, {.repetition_penalty = bad}, rng), value,
+                "[0.001, 1000]");
   }
 }
 
@@ -471,7 +474,7 @@ TEST_CASE("generate eos or pad id outside the vocabulary") {
 TEST_CASE("generate prompt plus max_new_tokens beyond max_position_embeddings") {
   CHECK_ERROR(InvalidArgument, tiny_model().generate(ids(1, 10), {.max_new_tokens = 55}),
               "prompt of 10 tokens + max_new_tokens 55 = 65", "exceeds max_position_embeddings = 64");
-  CHECK_NOTHROW(tiny_model().generate(ids(1, 10), {.max_new_tokens = 54, .temperature = 0.0f}));
+  CHECK_NOTHROW(tiny_model().generate(ids(1, 10), {.max_new_tokens = 54, .sampling = {.temperature = 0.0f}}));
 }
 
 TEST_CASE("sampler logits containing NaN") {
@@ -486,22 +489,15 @@ TEST_CASE("sampler logits containing NaN") {
   CHECK_ERROR(InvalidArgument, llm::select_greedy(logits), "logit at index 0 is NaN");
 }
 
-// KNOWN GAP (reported; see docs/errors.md): a +inf logit makes softmax compute inf - inf = NaN, and
-// select_categorical / apply_top_p then quietly misbehave (select_categorical({0, +inf, 0}, 0.5) returns
-// 2). Either answer below is right; should_fail() keeps the suite green until the sampler is fixed,
-// and turns this case red the day it is, so that the decorator gets removed.
+// A +inf logit would make softmax compute inf - inf = NaN: every function that chooses a token refuses
+// it, naming its index.
 TEST_CASE("sampler logits containing plus infinity") {
-  const std::vector<float> logits = {0.0f, kInf, 0.0f};
-  std::int32_t id = -1;
-  std::string what;
-  try {
-    id = llm::select_categorical(logits, 0.5f);
-  } catch (const InvalidArgument& e) {
-    what = e.what();
-  }
-  CHECK_MESSAGE(
-      (id == 1 || what.find("index 1") != std::string::npos),
-      "select_categorical({0, +inf, 0}, 0.5) returned " << id << (what.empty() ? "" : ", threw ") << what);
+  std::vector<float> logits = {0.0f, kInf, 0.0f};
+  llm::Rng rng(3);
+  CHECK_ERROR(InvalidArgument, llm::select_categorical(logits, 0.5f), "logit at index 1 is +inf");
+  CHECK_ERROR(InvalidArgument, llm::select_greedy(logits), "logit at index 1 is +inf");
+  CHECK_ERROR(InvalidArgument, llm::apply_top_p(logits, 0.5f), "logit at index 1 is +inf");
+  CHECK_ERROR(InvalidArgument, llm::sample_next(logits, {}, {}, rng), "logit at index 1 is +inf");
 }
 
 TEST_CASE("sampler empty row of logits") {
@@ -513,8 +509,13 @@ TEST_CASE("sampler empty row of logits") {
 }
 
 TEST_CASE("sampler logits all minus infinity") {
-  const std::vector<float> logits = {-kInf, -kInf, -kInf};
-  CHECK_ERROR(InvalidArgument, llm::select_categorical(logits, 0.5f), "3 values that are all -inf");
+  // Nothing left to choose: every function that chooses or normalises refuses it alike.
+  std::vector<float> logits = {-kInf, -kInf, -kInf};
+  llm::Rng rng(3);
+  CHECK_ERROR(InvalidArgument, llm::select_categorical(logits, 0.5f), "all 3 logits are -inf");
+  CHECK_ERROR(InvalidArgument, llm::select_greedy(logits), "all 3 logits are -inf");
+  CHECK_ERROR(InvalidArgument, llm::apply_top_p(logits, 0.5f), "all 3 logits are -inf");
+  CHECK_ERROR(InvalidArgument, llm::sample_next(logits, {}, {}, rng), "all 3 logits are -inf");
 }
 
 TEST_CASE("sampler uniform draw negative or not below one") {
@@ -612,12 +613,12 @@ TEST_CASE("checkpoint absurd header values refused before allocating") {
   // would be 88 TB long) — still before a single weight is allocated.
   bytes = good;
   for (std::size_t f : {llm::files::kDim, llm::files::kHiddenDim, llm::files::kHeads})
-    llm::files::patch_i32(bytes, f, llm::kMaxCheckpointDim);
-  llm::files::patch_i32(bytes, llm::files::kHeads, llm::kMaxCheckpointDim / 2);
+    llm::files::patch_i32(bytes, f, llm::kMaxHiddenSize);
+  llm::files::patch_i32(bytes, llm::files::kHeads, llm::kMaxHiddenSize / 2);
   llm::files::patch_i32(bytes, llm::files::kKvHeads, 1);
-  llm::files::patch_i32(bytes, llm::files::kLayers, llm::kMaxCheckpointLayers);
-  llm::files::patch_i32(bytes, llm::files::kVocab, -llm::kMaxCheckpointVocab);
-  llm::files::patch_i32(bytes, llm::files::kSeqLen, llm::kMaxCheckpointSeqLen);
+  llm::files::patch_i32(bytes, llm::files::kLayers, llm::kMaxLayers);
+  llm::files::patch_i32(bytes, llm::files::kVocab, -llm::kMaxVocabSize);
+  llm::files::patch_i32(bytes, llm::files::kSeqLen, llm::kMaxPositions);
   const fs::path huge = dir.write("huge.bin", bytes);
   CHECK_ERROR(FormatError, with_allocation_probe([&] { llm::load_checkpoint(huge); }), "is truncated",
               "header implies", "file has " + std::to_string(bytes.size()));
@@ -747,8 +748,73 @@ TEST_CASE("file missing unreadable or a directory") {
   }
 }
 
+TEST_CASE("file that is a FIFO or a device") {
+  // Opening a FIFO for reading blocks until something writes to it: the loaders must refuse it first.
+  TempDir dir;
+  const fs::path fifo = dir.path() / "model.fifo";
+  REQUIRE_MESSAGE(::mkfifo(fifo.c_str(), 0600) == 0, "test setup: mkfifo " << fifo.string());
+  CHECK_ERROR(IoError, llm::load_checkpoint(fifo), fifo.string(), "is not a regular file");
+  CHECK_ERROR(IoError, llm::Tokenizer::load(fifo, 512), fifo.string(), "is not a regular file");
+  CHECK_ERROR(IoError, llm::load_checkpoint("/dev/zero"), "/dev/zero", "is not a regular file");
+}
+
 // The CLI rows of the table are ctest tests of the generate program (framework/cli/... in
-// tests/CMakeLists.txt and framework/errors/cli/... in tests/errors/CMakeLists.txt).
+// tests/CMakeLists.txt and framework/errors/cli/... in tests/errors/CMakeLists.txt), except the two
+// below, which need a file made here first.
+
+namespace {
+// Runs the generate program (its path comes from the build) with `args`, stdout and stderr together,
+// under coreutils' timeout: a hang is exit status 124, not a stuck test.
+std::pair<int, std::string> run_generate(const std::string& args) {
+  const std::string cmd = "timeout 30 '" LLM_GENERATE_EXE "' " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE_MESSAGE(pipe != nullptr, "test setup: cannot run " << cmd);
+  std::string out;
+  char buf[4096];
+  while (const size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+}  // namespace
+
+TEST_CASE("cli model file that is a FIFO" * doctest::test_suite(llm::testing::kModelSuite)) {
+  auto files = llm::testing::model_or_skip();
+  if (!files) return;
+  TempDir dir;
+  const fs::path fifo = dir.path() / "stories260K.bin";
+  REQUIRE_MESSAGE(::mkfifo(fifo.c_str(), 0600) == 0, "test setup: mkfifo " << fifo.string());
+  const auto [rc, out] = run_generate("--model '" + fifo.string() + "' --tokenizer '" + files->tokenizer.string() + "' -n 2");
+  CAPTURE(out);
+  CHECK_MESSAGE(rc == 1, "a FIFO as --model is a runtime error (exit 1), not a hang (124)");
+  CHECK_MESSAGE(llm::testing::contains(out, "is not a regular file"), "the message says what is wrong with the file");
+  CHECK_MESSAGE(llm::testing::contains(out, fifo.string()), "the message names the file");
+}
+
+TEST_CASE("cli checkpoint whose logits are not finite" * doctest::test_suite(llm::testing::kModelSuite)) {
+  // stories260K with its final norm's weights set to 1e38: every weight is finite (the loader accepts
+  // it), but the LM head's sums overflow, so the sampler meets +inf or NaN logits at the first step.
+  auto files = llm::testing::model_or_skip();
+  if (!files) return;
+  std::string bytes = llm::testing::read_file(files->checkpoint);
+  const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
+  const llm::ModelConfig& c = ckpt.config;
+  const std::size_t C = static_cast<std::size_t>(c.hidden_size), F = static_cast<std::size_t>(c.intermediate_size),
+                    L = static_cast<std::size_t>(c.num_hidden_layers), V = static_cast<std::size_t>(c.vocab_size),
+                    KVD = static_cast<std::size_t>(c.num_key_value_heads * c.head_dim());
+  // Floats before rms_final, in file order: embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3.
+  const std::size_t before = V * C + L * (C + C * C + 2 * KVD * C + C * C + C + 3 * F * C);
+  for (std::size_t i = 0; i < C; ++i) {
+    const float huge = 1e38f;
+    std::memcpy(&bytes[28 + 4 * (before + i)], &huge, 4);
+  }
+  TempDir dir;
+  const fs::path bad = dir.write("overflowing.bin", bytes);
+  const auto [rc, out] = run_generate("--model '" + bad.string() + "' --tokenizer '" + files->tokenizer.string() + "' -n 2");
+  CAPTURE(out);
+  CHECK_MESSAGE(rc == 1, "logits the sampler refuses end the program with exit status 1");
+  CHECK_MESSAGE(llm::testing::contains(out, bad.string()), "the message names the checkpoint the logits came from");
+  CHECK_MESSAGE(llm::testing::contains(out, "logit at index"), "and what the sampler found");
+}
 
 TEST_CASE("config size above its upper bound") {
   // A typo like an extra zero must be a named InvalidArgument, not a std::bad_alloc in a constructor.

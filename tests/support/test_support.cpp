@@ -107,39 +107,4 @@ bool all_finite(std::span<const float> values) {
 
 bool all_finite(const Tensor& t) { return all_finite(t.flat()); }
 
-Tensor random_tensor(const Shape& shape, Rng& rng, float scale) {
-  Tensor t(shape);
-  fill_normal(t, rng, scale);
-  return t;
-}
-
-Tensor seeded(const Shape& shape, std::uint64_t seed, float scale) {
-  Rng rng(seed);
-  return random_tensor(shape, rng, scale);
-}
-
-Tensor causal_mask(Index B, Index T, Index P) {
-  constexpr float kInf = std::numeric_limits<float>::infinity();
-  Tensor mask(Shape{B, T, P + T});  // (B, T, P + T)
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t)
-      for (Index j = 0; j < P + T; ++j) mask(b, t, j) = j <= P + t ? 0.0f : -kInf;
-  return mask;
-}
-
-IdTensor positions(Index B, Index T, Index start) {
-  IdTensor pos(Shape{B, T});  // (B, T)
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t) pos(b, t) = static_cast<std::int32_t>(start + t);
-  return pos;
-}
-
-Tensor tokens(const Tensor& x, Index from, Index to) {
-  const Index B = x.size(0), X = x.size(2);
-  Tensor out(Shape{B, to - from, X});  // (B, to - from, X)
-  for (Index b = 0; b < B; ++b)
-    for (Index t = from; t < to; ++t) std::copy_n(x.row(b, t).data(), X, out.row(b, t - from).data());
-  return out;
-}
-
 }  // namespace llm::testing

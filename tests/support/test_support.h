@@ -1,7 +1,7 @@
 // test_support.h — helpers for the doctest suites: tensor comparison that names the first bad index,
 // the real-model fixture that skips (or, under $LLM_REQUIRE_MODEL, fails) when stories260K is absent,
-// temp folders, and the inputs many lessons build alike (seeded N(0, scale^2) tensors, the causal mask,
-// position ids, token slices, the message of an expected exception). No test cases live here.
+// temp folders, the message of an expected exception, and (through inputs.h) the seeded inputs the
+// suites and the probe programs share. No test cases live here.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -10,9 +10,15 @@
 #include <exception>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <vector>
 
+#include "doctest_strings.h"  // const char* and std::vector in failure messages
+#include "inputs.h"
+#include "llm/errors.h"
 #include "llm/model_files.h"
 #include "llm/rng.h"
 #include "llm/tensor.h"
@@ -65,34 +71,22 @@ float max_diff(const Tensor& a, const Tensor& b);
 bool all_finite(std::span<const float> values);
 bool all_finite(const Tensor& t);
 
-// A tensor of N(0, scale^2) draws from `rng`, in row-major order (llm::fill_normal).
-Tensor random_tensor(const Shape& shape, Rng& rng, float scale = 1.0f);
-// The same from a fresh llm::Rng(seed).
-Tensor seeded(const Shape& shape, std::uint64_t seed, float scale = 1.0f);
+// random_tensor, seeded, causal_mask, positions, tokens, sample_ids: inputs.h (shared with the probes).
 
-// The additive causal mask of attention.h, (B, T, P + T): new token t sits at absolute position P + t
-// and sees keys j <= P + t (0); later keys are -inf.
-Tensor causal_mask(Index B, Index T, Index P = 0);
-
-// Position ids start .. start + T - 1 in every row, (B, T).
-IdTensor positions(Index B, Index T, Index start = 0);
-
-// Tokens [from, to) of a (B, T, X) tensor, as (B, to - from, X).
-Tensor tokens(const Tensor& x, Index from, Index to);
-
-// The message of the E that f() throws. Anything else — another exception type (the stubs'
-// llm::NotImplemented among them) or nothing at all — is a failed check, and the result is "".
+// The message of the E that f() throws. A stub's llm::NotImplemented propagates (the case stops with
+// "THREW exception: lessonNN step N: ...", the step still to write); anything else — another exception
+// type, or nothing at all — fails the case right there, with one message, not one per later check.
 template <typename E, typename F>
 std::string error_message(F&& f) {
   try {
     f();
-  } catch (const E& e) {
-    return e.what();
   } catch (const std::exception& e) {
-    FAIL_CHECK("an exception of another type than the expected one was thrown: " << std::string(e.what()));
-    return "";
+    if constexpr (!std::is_base_of_v<E, NotImplemented>)
+      if (dynamic_cast<const NotImplemented*>(&e) != nullptr) throw;
+    if (const auto* expected = dynamic_cast<const E*>(&e)) return expected->what();
+    FAIL("an exception of another type than the expected one was thrown: " << std::string(e.what()));
   }
-  FAIL_CHECK("an exception was expected, nothing was thrown");
+  FAIL("an exception was expected, nothing was thrown");
   return "";
 }
 

@@ -3,8 +3,9 @@
 
     tools/bench/render.py --results DIR --images DIR [--doc docs/benchmarks.md]
 
-Reads DIR/solution.json (Google Benchmark JSON of lesson04_bench_solution), DIR/kv_memory.tsv and
-DIR/kv_memory.md (lesson04_kv_memory_table) and DIR/machine.txt (written by run_benchmarks.sh).
+Reads DIR/reference.json (Google Benchmark JSON of lesson04_bench_reference), DIR/kv_memory.tsv and
+DIR/kv_memory.md (lesson04_kv_memory_table), DIR/machine.txt (written by run_benchmarks.sh) and, when
+present, DIR/llama2c.md (tools/bench/vs_llama2c.py: the reference against llama2.c's run.c).
 Writes DIR/report.md (every table), DIR/plot/*.dat, and with gnuplot three PNGs into the images folder:
     decode_step_vs_position.png   one decode step, with and without the cache, against the cache length
     generation_vs_new_tokens.png  whole generations against the number of new tokens, and the speedup
@@ -342,7 +343,7 @@ def main():
     ap.add_argument("--doc")
     args = ap.parse_args()
 
-    r = Results(os.path.join(args.results, "solution.json"))
+    r = Results(os.path.join(args.results, "reference.json"))
     blocks = {
         "machine": machine(r, args.results),
         "targets": targets(r),
@@ -354,6 +355,12 @@ def main():
     if os.path.exists(mem):
         with open(mem, encoding="utf-8") as f:
             blocks["memory"] = f.read()
+    # Written by tools/bench/vs_llama2c.py when run_benchmarks.sh was given LLAMA2C_RUN; without it the
+    # page keeps the last such table (and says when and how it was measured).
+    vs = os.path.join(args.results, "llama2c.md")
+    if os.path.exists(vs):
+        with open(vs, encoding="utf-8") as f:
+            blocks["llama2c"] = f.read()
     if r.errors:
         sys.stderr.write(f"render.py: {len(r.errors)} reference benchmarks were skipped, e.g. {r.errors[0][0]}: "
                          f"{r.errors[0][1]}\n")

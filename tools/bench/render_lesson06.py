@@ -3,7 +3,7 @@
 
     tools/bench/render_lesson06.py --results DIR --images DIR [--doc docs/benchmarks.md]
 
-Reads DIR/lesson06_solution.json (Google Benchmark JSON of lesson06_bench_solution). Writes
+Reads DIR/lesson06_reference.json (Google Benchmark JSON of lesson06_bench_reference). Writes
 DIR/lesson06_report.md (every table), DIR/plot/l06_*.dat, and with gnuplot two PNGs into the images folder:
     paged_decode_step.png   one decode step, paged (block size 16) and contiguous, against the cache length,
                             and the paged step at cache length 500 against the block size
@@ -228,7 +228,7 @@ def main():
     ap.add_argument("--doc")
     args = ap.parse_args()
 
-    r = Results(os.path.join(args.results, "lesson06_solution.json"))
+    r = Results(os.path.join(args.results, "lesson06_reference.json"))
     blocks = {
         "l06_machine": machine(r, args.results),
         "l06_targets": targets(r),

@@ -9,11 +9,14 @@
 #   tools/bench/run_benchmarks.sh -- --full_sweep also the uncached 15M-shape runs at 256 and 512 (+1.5 min)
 #   tools/bench/run_benchmarks.sh -- --benchmark_filter=stories260K   extra flags for both programs
 #                                                 (any flag but --full_sweep implies --no-docs)
+#   LLAMA2C_RUN=/path/to/run tools/bench/run_benchmarks.sh   also the reference against llama2.c's run.c,
+#                                                 whole processes in pairs (tools/bench/vs_llama2c.py);
+#                                                 build run.c outside the repository (docs/benchmarks.md)
 #
-# Writes build/release/bench-results/: solution.json, student.json, compare.md (student vs reference),
+# Writes build/release/bench-results/: reference.json, student.json, compare.md (student vs reference),
 # kv_memory.md/.tsv, machine.txt, report.md (every table), plot/*.dat; and the three PNGs into
 # docs/images/ plus the generated tables of docs/benchmarks.md (unless --no-docs). Lesson 06 adds
-# lesson06_{solution,student}.json, lesson06_compare.md, lesson06_report.md and two PNGs.
+# lesson06_{reference,student}.json, lesson06_compare.md, lesson06_report.md and two PNGs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -67,8 +70,8 @@ fi
 # --- build (release preset: -O3 -march=native) ----------------------------------------------------
 [ -f "$BUILD/build.ninja" ] || cmake --preset release >/dev/null
 TARGETS=()
-if [ "$ONLY" != lesson06 ]; then TARGETS+=(lesson04_bench_solution lesson04_bench_student lesson04_kv_memory_table); fi
-if [ "$ONLY" != lesson04 ]; then TARGETS+=(lesson06_bench_solution lesson06_bench_student); fi
+if [ "$ONLY" != lesson06 ]; then TARGETS+=(lesson04_bench_reference lesson04_bench_student lesson04_kv_memory_table generate); fi
+if [ "$ONLY" != lesson04 ]; then TARGETS+=(lesson06_bench_reference lesson06_bench_student); fi
 cmake --build --preset release --target "${TARGETS[@]}"
 mkdir -p "$RESULTS"
 
@@ -81,7 +84,7 @@ mkdir -p "$RESULTS"
   python3 - "$BUILD/compile_commands.json" <<'EOF'
 import json, shlex, sys
 for e in json.load(open(sys.argv[1])):
-    if e["file"].endswith("bench/generate_bench.cpp") and "bench_solution" in e.get("output", e["command"]):
+    if e["file"].endswith("bench/generate_bench.cpp") and "bench_reference" in e.get("output", e["command"]):
         flags = [a for a in shlex.split(e["command"])[1:] if a.startswith(("-O", "-m", "-f", "-std", "-D", "-W", "-g"))]
         print("Flags of the benchmark and the code it measures: `" + " ".join(flags) + "`")
         break
@@ -97,8 +100,8 @@ fi
 
 if [ "$ONLY" != lesson06 ]; then  # lesson 04
 # --- run: the reference, then the student's build of the same source ------------------------------
-say "reference (lesson04_bench_solution) -> $RESULTS/solution.json"
-"$BENCH_DIR/lesson04_bench_solution" --benchmark_out="$RESULTS/solution.json" --benchmark_out_format=json \
+say "reference (lesson04_bench_reference) -> $RESULTS/reference.json"
+"$BENCH_DIR/lesson04_bench_reference" --benchmark_out="$RESULTS/reference.json" --benchmark_out_format=json \
   "${EXTRA[@]}"
 say "student (lesson04_bench_student) -> $RESULTS/student.json"
 "$BENCH_DIR/lesson04_bench_student" --benchmark_out="$RESULTS/student.json" --benchmark_out_format=json \
@@ -106,10 +109,20 @@ say "student (lesson04_bench_student) -> $RESULTS/student.json"
 "$BENCH_DIR/lesson04_kv_memory_table" >"$RESULTS/kv_memory.md"
 "$BENCH_DIR/lesson04_kv_memory_table" --tsv >"$RESULTS/kv_memory.tsv"
 
+# --- against llama2.c (only when its run binary is given) -----------------------------------------
+if [ -n "${LLAMA2C_RUN:-}" ]; then
+  [ -x "$LLAMA2C_RUN" ] || die "LLAMA2C_RUN=$LLAMA2C_RUN is not an executable (llama2.c's run, built outside this repository)"
+  say "the reference against llama2.c ($LLAMA2C_RUN), whole processes in pairs -> $RESULTS/llama2c.md"
+  python3 "$ROOT/tools/bench/vs_llama2c.py" --llama2c "$LLAMA2C_RUN" --generate "$BUILD/tools/generate" \
+    --out "$RESULTS/llama2c.md"
+else
+  rm -f "$RESULTS/llama2c.md"  # a stale table must not reach the page
+fi
+
 # --- side by side, pictures, page ------------------------------------------------------------------
 echo
 say "student vs reference (time per run; ratio > 1: the student's code is slower)"
-python3 "$ROOT/tools/bench/compare.py" "$RESULTS/solution.json" "$RESULTS/student.json" --markdown "$RESULTS/compare.md"
+python3 "$ROOT/tools/bench/compare.py" "$RESULTS/reference.json" "$RESULTS/student.json" --markdown "$RESULTS/compare.md"
 echo
 python3 "$ROOT/tools/bench/render.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}
 fi  # lesson 04
@@ -121,15 +134,15 @@ if [ "$ONLY" != lesson04 ]; then
   for arg in "${EXTRA[@]}"; do
     if [ "$arg" != "--full_sweep" ]; then L06_EXTRA+=("$arg"); fi
   done
-  say "lesson 06 reference (lesson06_bench_solution) -> $RESULTS/lesson06_solution.json"
-  "$L06_DIR/lesson06_bench_solution" --benchmark_out="$RESULTS/lesson06_solution.json" --benchmark_out_format=json \
+  say "lesson 06 reference (lesson06_bench_reference) -> $RESULTS/lesson06_reference.json"
+  "$L06_DIR/lesson06_bench_reference" --benchmark_out="$RESULTS/lesson06_reference.json" --benchmark_out_format=json \
     "${L06_EXTRA[@]}"
   say "lesson 06 student (lesson06_bench_student) -> $RESULTS/lesson06_student.json"
   "$L06_DIR/lesson06_bench_student" --benchmark_out="$RESULTS/lesson06_student.json" --benchmark_out_format=json \
     "${L06_EXTRA[@]}"
   echo
   say "lesson 06: student vs reference (time per run; ratio > 1: the student's code is slower)"
-  python3 "$ROOT/tools/bench/compare.py" "$RESULTS/lesson06_solution.json" "$RESULTS/lesson06_student.json" \
+  python3 "$ROOT/tools/bench/compare.py" "$RESULTS/lesson06_reference.json" "$RESULTS/lesson06_student.json" \
     --markdown "$RESULTS/lesson06_compare.md"
   echo
   python3 "$ROOT/tools/bench/render_lesson06.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}

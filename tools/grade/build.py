@@ -92,7 +92,7 @@ class Slot:
 
     def framework_archives(self, lesson: Lesson) -> list[Path]:
         """What the lesson's test programs link besides the student's code (for the symbol check)."""
-        own = (f"lib{lesson.name}_solution.a",)
+        own = (f"lib{lesson.name}_reference.a",)
         return [a for a in sorted(self.tree.rglob("*.a"))
                 if not a.name.endswith(("_student.a", "_caselist_stubs.a")) and a.name not in own]
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # compare.py — `./llm compare lessonNN`: run the student's code and the reference on the same inputs in two
 # processes and show the differences side by side.
-#   lesson04: CausalLM on one prompt, config and seed (tools/grade/compare_dump.cpp linked twice): the
-#             logits per position, the KV cache sizes and the generated tokens, with the first divergence.
-#   others:   named probes, one call into the lesson's code each on seeded inputs
+#   every lesson: named probes, one call into the lesson's code each on seeded inputs
 #             (tools/grade/probes_lessonNN.cpp linked twice): per probe, match or the largest difference.
+#   lesson04, then, once the student's model builds and runs (steps 1 and 4): CausalLM on one prompt,
+#             config and seed (tools/grade/compare_dump.cpp linked twice): the logits per position, the KV
+#             cache sizes and the generated tokens, with the first divergence.
 # An unfinished step is reported as such ("your forward() is not implemented yet: lesson04 step 4 ..."),
 # a crash or a hang of the student's code by its signal or time, never as a stack trace.
 from __future__ import annotations
@@ -121,6 +122,8 @@ def compare(student: dict, reference: dict, tol: float, out=print) -> bool:
     prompt = ref_setup["prompt_ids"]
     pieces = ref_setup.get("prompt_pieces") or []
     out(f"model: {ref_setup['source']} ({ref_setup['config']})")
+    if ref_setup.get("sampling"):  # what the dump really used: the contract's defaults unless flags were given
+        out(f"sampling: {ref_setup['sampling']}, {ref_setup.get('max_new_tokens', '?')} new tokens")
     out(f"prompt: {len(prompt)} tokens {prompt}"
         + (f" = {' '.join(show_piece(p) for p in pieces)}" if pieces else ""))
 
@@ -345,15 +348,44 @@ def compare_probes(student: dict, reference: dict, tol: float, out=print) -> boo
     return ok
 
 
+def run_probe_comparison(lesson, a) -> tuple[bool, dict]:
+    """The probe table of `lesson`; returns (everything matched, the student's run)."""
+    if a.student_exe and a.reference_exe and lesson.name != MODEL_LESSON:
+        student_exe, reference_exe = a.student_exe, a.reference_exe
+    else:
+        if not a.no_build:
+            gl.tool_check()
+        student_exe, reference_exe = probe_programs(lesson.name, a.build_dir, a.no_build)
+    for exe in (student_exe, reference_exe):
+        if not exe.is_file():
+            raise UsageError(f"{exe} does not exist: this lesson has no probe program, or it is not built "
+                             "(drop --no-build)")
+    print(f"{lesson.name} compare: your code (lessons/{lesson.dir}) vs the reference, probe by probe "
+          f"(tolerance {a.tolerance:g})")
+    reference = run_probes(reference_exe, a.timeout)
+    student = run_probes(student_exe, a.timeout)
+    return compare_probes(student, reference, a.tolerance), student
+
+
+def model_runs(student_probes: dict) -> bool:
+    """Whether the student's constructor (step 1) and forward (step 4) ran in the probes."""
+    steps = {}
+    for name in student_probes["order"]:
+        obj = student_probes["probes"][name]
+        steps.setdefault(obj.get("step"), []).append(obj.get("status") == "ok")
+    return all(steps.get(1, [False])) and all(steps.get(4, [False]))
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="llm compare",
-        description="Run your lesson code and the reference on the same inputs and show the differences: for "
-                    "lesson04 the logits per position, KV cache sizes and generated tokens of one prompt; for the "
-                    "other lessons each probe (one call into your code on fixed inputs), matched or not.",
+        description="Run your lesson code and the reference on the same inputs and show the differences: each "
+                    "probe (one call into your code on fixed inputs), matched or not; for lesson04 then, once your "
+                    "model runs, the logits per position, KV cache sizes and generated tokens of one prompt.",
         epilog="Exit status: 0 everything matches, 1 a difference or an unfinished/failing step in your code, "
-               "2 bad command line or the tools themselves failed.")
-    ap.add_argument("lesson", help="lesson01 .. lesson06")
+               "2 bad command line or the tools themselves failed. Sampling flags not given keep the contract's "
+               "defaults (SamplingParams{}: top-k 50, top-p 1, no penalty, seed 0), greedy unless --temp > 0.")
+    ap.add_argument("lesson", help="a lesson: lesson01, lesson02, ...")
     ap.add_argument("--build-dir", type=Path, default=REPO / "build" / "dev",
                     help="the build folder (default build/dev, the dev preset's)")
     ap.add_argument("--no-build", action="store_true", help="use the dump programs as they are")
@@ -366,33 +398,29 @@ def main(argv: list[str]) -> int:
     ap.add_argument("-p", "--prompt")
     ap.add_argument("--ids", help="prompt token ids, comma-separated")
     ap.add_argument("-n", type=int, default=24, help="new tokens to generate (default 24)")
-    ap.add_argument("--temp", type=float, default=0.0, help="temperature; 0 = greedy (default)")
-    ap.add_argument("--top-k", type=int, default=40)
-    ap.add_argument("--top-p", type=float, default=0.9)
-    ap.add_argument("-s", "--seed", type=int, default=42)
+    ap.add_argument("--temp", type=float, help="temperature; 0 = greedy (the default)")
+    ap.add_argument("--top-k", type=int, help="(default 50)")
+    ap.add_argument("--top-p", type=float, help="(default 1: off)")
+    ap.add_argument("--repeat-penalty", type=float, help="(default 1: off)")
+    ap.add_argument("-s", "--seed", type=int, help="sampling seed (default 0)")
     try:
         a = ap.parse_args(argv)
         lesson = gl.lesson_by_name(gl.lessons_of(a.build_dir), a.lesson)
-        if lesson.name != MODEL_LESSON:
-            if a.student_exe and a.reference_exe:
-                student_exe, reference_exe = a.student_exe, a.reference_exe
-            else:
-                if not a.no_build:
-                    gl.tool_check()
-                student_exe, reference_exe = probe_programs(lesson.name, a.build_dir, a.no_build)
-            for exe in (student_exe, reference_exe):
-                if not exe.is_file():
-                    raise UsageError(f"{exe} does not exist: this lesson has no probe program, or it is not built "
-                                     "(drop --no-build)")
-            print(f"{lesson.name} compare: your code (lessons/{lesson.dir}) vs the reference, probe by probe "
-                  f"(tolerance {a.tolerance:g})")
-            reference = run_probes(reference_exe, a.timeout)
-            student = run_probes(student_exe, a.timeout)
-            same = compare_probes(student, reference, a.tolerance)
-            print("\n" + ("MATCH: your code computes what the reference computes on every probe."
-                          if same else "DIFFERENT: see the lines marked above (fix the lowest step first)."))
-            return 0 if same else 1
-        if a.student_exe and a.reference_exe:
+        explicit_dumps = a.student_exe and a.reference_exe
+        if lesson.name != MODEL_LESSON or not explicit_dumps:
+            same, student_probes = run_probe_comparison(lesson, a)
+            if lesson.name != MODEL_LESSON:
+                print("\n" + ("MATCH: your code computes what the reference computes on every probe."
+                              if same else "DIFFERENT: see the lines marked above (fix the lowest step first)."))
+                return 0 if same else 1
+            if not model_runs(student_probes):
+                print("\nThe model side by side (logits per position, KV cache, generated tokens of one prompt) "
+                      "runs once your constructor (step 1) and forward() (step 4) work.")
+                return 1
+            print()
+        else:
+            same = True
+        if explicit_dumps:
             student_exe, reference_exe = a.student_exe, a.reference_exe
         elif a.no_build:
             base = a.build_dir / "tools" / "grade"
@@ -403,8 +431,11 @@ def main(argv: list[str]) -> int:
         for exe in (student_exe, reference_exe):
             if not exe.is_file():
                 raise UsageError(f"{exe} does not exist (build it, or drop --no-build)")
-        args = ["-n", str(a.n), "--temp", f"{a.temp:g}", "--top-k", str(a.top_k), "--top-p", f"{a.top_p:g}",
-                "--seed", str(a.seed)]
+        args = ["-n", str(a.n)]
+        for flag, value in (("--temp", a.temp), ("--top-k", a.top_k), ("--top-p", a.top_p),
+                            ("--repeat-penalty", a.repeat_penalty), ("--seed", a.seed)):
+            if value is not None:
+                args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
         if a.no_model:
             args.append("--no-model")
         if a.model_dir:
@@ -413,12 +444,12 @@ def main(argv: list[str]) -> int:
             args += ["--prompt", a.prompt]
         if a.ids:
             args += ["--ids", a.ids]
-        mode = "greedy" if a.temp <= 0 else f"temperature {a.temp:g}, top-k {a.top_k}, top-p {a.top_p:g}"
-        print(f"{lesson.name} compare: your code (lessons/{lesson.dir}) vs the reference; {mode}, seed {a.seed}")
+        print(f"{lesson.name} compare: your model (lessons/{lesson.dir}) vs the reference on one prompt")
         reference = run_dump(reference_exe, args, a.timeout)
         student = run_dump(student_exe, args, a.timeout)
-        same = compare(student, reference, a.tolerance)
-        print("\n" + ("MATCH: your code computes what the reference computes on this prompt."
+        same_model = compare(student, reference, a.tolerance)
+        same = same and same_model
+        print("\n" + ("MATCH: your code computes what the reference computes."
                       if same else "DIFFERENT: see the lines marked above (the first problem is the one to fix)."))
         return 0 if same else 1
     except UsageError as e:

@@ -39,18 +39,21 @@ using llm::dump::list;
 using llm::dump::quote;
 using llm::dump::type_name;
 
-constexpr const char* kUsage = R"(usage: compare_dump [options]    (run by tools/grade/compare.py)
+// The contract's defaults (SamplingParams{}, GenerateOptions::seed), except greedy: a comparison of two
+// greedy runs says the most.
+const llm::cli::SamplingFlags kDefaultSampling{.params = {.temperature = 0.0f}, .seed = 0};
 
-  --model-dir DIR     stories260K's folder (default: searched as llm::find_model() does)
-  --no-model          use ModelConfig::lesson() with weights drawn from --weights-seed instead
-  --weights-seed N    seed of the drawn weights without the model (default 42)
-  -p, --prompt TEXT   prompt, with the model's tokenizer (default "Once upon a time")
-  --ids A,B,C         prompt token ids instead of a text (default without the model: 1,17,42,256,7,99,3,511)
-  -n N                tokens to generate (default 24)
-  --temp T            temperature, 0 = greedy (default 0)
-  --top-k K           (default 40)     --top-p P   (default 0.9)
-  --repeat-penalty R  (default 1)      -s, --seed N  sampling seed (default 42)
-)";
+std::string usage() {
+  return R"(usage: compare_dump [options]    (run by tools/grade/compare.py)
+
+  --model-dir DIR            stories260K's folder (default: searched as llm::find_model() does)
+  --no-model                 use ModelConfig::lesson() with weights drawn from --weights-seed instead
+  --weights-seed N           seed of the drawn weights without the model (default 42)
+  -p, --prompt TEXT          prompt, with the model's tokenizer (default "Once upon a time")
+  --ids A,B,C                prompt token ids instead of a text (default without the model: 1,17,42,256,7,99,3,511)
+  -n N                       tokens to generate (default 24)
+)" + llm::cli::sampling_usage(kDefaultSampling);
+}
 
 // Runs one stage; an exception becomes {"stage": ..., "status": "not_implemented" | "error", ...}.
 template <typename F>
@@ -80,16 +83,12 @@ struct Options {
   std::string prompt = "Once upon a time";
   std::vector<std::int32_t> ids;
   int max_new_tokens = 24;
-  float temperature = 0.0f;
-  int top_k = 40;
-  float top_p = 0.9f;
-  float repeat_penalty = 1.0f;
-  std::uint64_t seed = 42;
+  llm::cli::SamplingFlags sampling = kDefaultSampling;
 };
 
 template <typename T>
 T number(std::string_view flag, std::string_view text) {
-  return llm::cli::parse_number<T>(flag, text);
+  return llm::parse_number<T>(flag, text);
 }
 
 Options parse(int argc, char** argv) {
@@ -101,7 +100,7 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (flag == "-h" || flag == "--help") {
-      std::cout << kUsage;
+      std::cout << usage();
       std::exit(0);
     } else if (flag == "--model-dir") {
       o.model_dir = std::filesystem::path(value());
@@ -120,16 +119,8 @@ Options parse(int argc, char** argv) {
       }
     } else if (flag == "-n") {
       o.max_new_tokens = number<int>(flag, value());
-    } else if (flag == "--temp") {
-      o.temperature = number<float>(flag, value());
-    } else if (flag == "--top-k") {
-      o.top_k = number<int>(flag, value());
-    } else if (flag == "--top-p") {
-      o.top_p = number<float>(flag, value());
-    } else if (flag == "--repeat-penalty") {
-      o.repeat_penalty = number<float>(flag, value());
-    } else if (flag == "-s" || flag == "--seed") {
-      o.seed = number<std::uint64_t>(flag, value());
+    } else if (llm::cli::parse_sampling_flag<llm::InvalidArgument>(flag, value, o.sampling)) {
+      // --temp, --top-k, --top-p, --repeat-penalty, -s
     } else {
       llm::fail<llm::InvalidArgument>("unknown flag '", flag, "'");
     }
@@ -178,7 +169,8 @@ int run(const Options& o) {
        quote(files ? "stories260K" : "ModelConfig::lesson() with weights from seed " + std::to_string(o.weights_seed)) +
        ",\"model\":" + quote(files ? files->checkpoint.string() : "") + ",\"config\":" + quote(config.summary()) +
        ",\"prompt_ids\":" + list(prompt) + ",\"prompt_pieces\":" + list(pieces) +
-       ",\"has_tokenizer\":" + (tokenizer ? "true" : "false") + "}");
+       ",\"has_tokenizer\":" + (tokenizer ? "true" : "false") + ",\"sampling\":" + quote(llm::cli::describe(o.sampling)) +
+       ",\"max_new_tokens\":" + std::to_string(o.max_new_tokens) + "}");
 
   std::unique_ptr<llm::CausalLM> model;
   const bool built = stage("model", [&] {
@@ -209,13 +201,10 @@ int run(const Options& o) {
 
   stage("generate", [&] {
     llm::GenerateOptions g{.max_new_tokens = o.max_new_tokens,
-                           .temperature = o.temperature,
-                           .top_p = o.top_p,
-                           .top_k = o.top_k,
-                           .repetition_penalty = o.repeat_penalty,
+                           .sampling = o.sampling.params,
                            .pad_token_id = std::nullopt,
                            .eos_token_id = std::nullopt,
-                           .seed = o.seed};
+                           .seed = o.sampling.seed};
     const llm::IdTensor seq = model->generate(ids, g);
     std::vector<std::int32_t> tokens(seq.data(), seq.data() + seq.numel());
     std::string text, new_pieces = "[";

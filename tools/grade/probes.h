@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "grade/dump_json.h"
+#include "inputs.h"
 #include "llm/errors.h"
 #include "llm/rng.h"
 #include "llm/tensor.h"
@@ -66,30 +67,11 @@ void probe(int step, const std::string& name, F&& body) {
   }
 }
 
-// A (rows, cols...) tensor of N(0, 1) draws from a fixed seed: the same inputs in both programs.
-inline Tensor seeded(const Shape& shape, std::uint64_t seed, float scale = 1.0f) {
-  Rng rng(seed);
-  Tensor t(shape);
-  for (float& v : t.flat()) v = scale * rng.normal();
-  return t;
-}
-
-// Additive causal mask (B, T, P + T): new token t, at absolute position P + t, sees keys j <= P + t.
-inline Tensor causal_mask(Index B, Index T, Index P) {
-  Tensor m(Shape{B, T, P + T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t)
-      for (Index j = 0; j < P + T; ++j) m(b, t, j) = j <= P + t ? 0.0f : -std::numeric_limits<float>::infinity();
-  return m;
-}
-
-// Positions start, start + 1, ... for every row: (B, T).
-inline IdTensor positions(Index B, Index T, Index start) {
-  IdTensor p(Shape{B, T});
-  for (Index b = 0; b < B; ++b)
-    for (Index t = 0; t < T; ++t) p(b, t) = static_cast<std::int32_t>(start + t);
-  return p;
-}
+// The seeded inputs are the test suites' own (tests/support/inputs.h): a probe and a test case given
+// the same seed see the same numbers.
+using testing::causal_mask;
+using testing::positions;
+using testing::seeded;
 
 // Runs x (B, T, C) through `block` one token at a time, each step with its position and the causal
 // mask over the cache so far, and returns every step's output in order. Block is anything with

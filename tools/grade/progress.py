@@ -3,7 +3,8 @@
 # how many basic and advanced test cases pass against your code, as one compact table. Builds the dev
 # preset's student targets (lesson by lesson, so one that does not compile does not hide the others) and
 # runs every case in its own process with the grader's case runner and its verdict (tools/grade/cases.py),
-# so "passing" here means what it means in a grade (no sandbox: it is your own code on your own machine).
+# so "passing" here means what it means in a grade (no sandbox: it is your own code on your own machine);
+# it says on stderr what it builds and runs, since a first run takes a minute or more.
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,9 @@ def lesson_progress(lesson: gl.Lesson, build_dir: Path, jobs: int, timeout: floa
     log = build_dir / "progress" / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
+    # Say what is happening: a first run compiles the framework and every lesson (a minute or more).
+    print(f"progress: building {lesson.name}: your code in lessons/{lesson.dir}, then its test programs "
+          f"(log: {log})", file=sys.stderr, flush=True)
     r = gl.build(build_dir, [f"{lesson.name}_student"], jobs, log, 1800)
     if r.rc != 0:
         row["error"] = "does not compile: " + gl.first_error(r.out, {str(REPO) + "/": ""})
@@ -43,6 +47,10 @@ def lesson_progress(lesson: gl.Lesson, build_dir: Path, jobs: int, timeout: floa
     suites = [s for s in ("basic", "advanced") if f"/{lesson.name}_{s}_student" not in failed_edges]
     if r.rc != 0:
         row["error"] = "does not link: " + gl.first_error(r.out, {str(REPO) + "/": ""})
+    if not suites:
+        return row
+    print(f"progress: running {lesson.name}'s {' and '.join(suites)} cases, one process each", file=sys.stderr,
+          flush=True)
     runner = Runner(Sandbox(False, Limits(cpu_s=timeout)), timeout, gl.model_dir(), build_dir / "progress" / "run")
     for s in suites:
         exe = next((build_dir / "lessons").glob(f"*/{lesson.name}_{s}_student"))
@@ -121,7 +129,7 @@ def main(argv: list[str]) -> int:
             lessons = [gl.lesson_by_name(lessons, x) for x in a.lessons]
         rows = [lesson_progress(ls, build_dir, gl.cpu_count(), a.timeout) for ls in lessons]
         print(format_table(rows), end="")
-        print("\nthe failing cases: ./llm check <lesson> basic   (doctest prints why); "
+        print("\none step's cases: ./llm check <lesson> basic --step N   (doctest prints why a case fails); "
               "your output against the reference: ./llm compare <lesson>")
         return 0
     except UsageError as e:

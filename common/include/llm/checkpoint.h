@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "llm/config.h"
+#include "llm/limits.h"
 #include "llm/tensor.h"
 
 namespace llm {
@@ -50,14 +51,9 @@ struct Checkpoint {
   CheckpointWeights weights;
 };
 
-// Header sanity limits: anything beyond is refused before a single weight is allocated.
-inline constexpr int kMaxCheckpointDim = 1 << 16;
-inline constexpr int kMaxCheckpointLayers = 1024;
-inline constexpr int kMaxCheckpointVocab = 1 << 20;
-inline constexpr int kMaxCheckpointSeqLen = 1 << 20;
-
-// Reads and validates the header (positive, divisible, below the limits above) and checks the file's
-// size equals exactly what the header implies — before allocating. Throws FormatError naming the field
+// Reads and validates the header (positive, divisible, below the model limits of llm/limits.h: dim,
+// hidden_dim and heads kMaxHiddenSize, n_layers kMaxLayers, |vocab_size| kMaxVocabSize, seq_len
+// kMaxPositions) and checks that the file's size equals exactly what the header implies — before allocating. Throws FormatError naming the field
 // or the byte counts; IoError when the file cannot be opened.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
 

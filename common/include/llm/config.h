@@ -5,14 +5,9 @@
 #include <cstdint>
 #include <string>
 
-namespace llm {
+#include "llm/limits.h"  // the sizes validate() accepts at most
 
-// Sizes validate() accepts at most (a CPU course model; larger values are input mistakes).
-inline constexpr int kMaxVocabSize = 1 << 20;
-inline constexpr int kMaxHiddenSize = 1 << 16;
-inline constexpr int kMaxLayers = 1024;
-inline constexpr int kMaxPositions = 1 << 20;
-inline constexpr std::int64_t kMaxParameters = std::int64_t{1} << 31;
+namespace llm {
 
 // The MLP's gate activation: SiLU makes the feed-forward block SwiGLU (Llama, Qwen), GELU makes it
 // GeGLU (Gemma). Hugging Face's config.json calls this field hidden_act ("silu", "gelu").

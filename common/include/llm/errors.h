@@ -2,11 +2,14 @@
 // Every message names the offending value and the limit it broke; nothing here aborts or asserts.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 
 namespace llm {
 
@@ -48,10 +51,25 @@ class NotImplemented : public Error {
 };
 
 namespace detail {
+// A float or double as the shortest text that reads back as the same value ("1.0000001", "0.1",
+// "1e-38"): a message must not say "top_p = 1" about 1.0000001.
+template <typename T>
+void put(std::ostringstream& out, const T& part) {
+  if constexpr (std::is_floating_point_v<T>) {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, part);
+    if (ec == std::errc()) {
+      out.write(buf, end - buf);
+      return;
+    }
+  }
+  out << part;
+}
+
 template <typename... Parts>
 std::string concat(const Parts&... parts) {
   std::ostringstream out;
-  (out << ... << parts);
+  (put(out, parts), ...);
   return out.str();
 }
 }  // namespace detail
@@ -62,12 +80,7 @@ template <typename E = Error, typename... Parts>
   throw E(detail::concat(parts...));
 }
 
-// check(cond, "what") style helpers. `what` names the quantity; the value and the limit are printed.
-template <typename E = InvalidArgument>
-inline void check(bool condition, std::string_view message) {
-  if (!condition) throw E(std::string(message));
-}
-
+// check_* helpers. `what` names the quantity; the value and the limit are printed.
 template <typename E = InvalidArgument, typename T>
 inline void check_positive(T value, std::string_view what) {
   if (!(value > T{0})) fail<E>(what, " = ", value, " must be > 0");

@@ -1,6 +1,6 @@
-// ops.h — the numeric building blocks every lesson shares: linear, softmax, elementwise add/mul,
-// argmax and cross-entropy. What a lesson asks students to write (embedding lookup, RMSNorm, SiLU...)
-// is not here: it lives in that lesson's solution, once. Each works on the last dimension and checks shapes.
+// ops.h — the numeric building blocks every lesson shares: linear, softmax, elementwise add/mul and
+// argmax. What a lesson asks students to write (embedding lookup, RMSNorm, SiLU, the loss...)
+// is not here: it lives in that lesson's reference, once. Each works on the last dimension and checks shapes.
 // Implemented with Eigen where Eigen does the job (ops.cpp); no autograd, float32 only.
 #pragma once
 
@@ -20,10 +20,6 @@ Tensor linear(const Tensor& x, const Tensor& weight);
 void softmax_inplace(std::span<float> row);
 Tensor softmax(Tensor x);
 
-// log-softmax over the last dimension: x - max - log(sum(exp(x - max))).
-void log_softmax_inplace(std::span<float> row);
-Tensor log_softmax(Tensor x);
-
 // Elementwise, same shape required (no broadcasting).
 Tensor add(Tensor a, const Tensor& b);
 Tensor mul(Tensor a, const Tensor& b);
@@ -31,14 +27,6 @@ void add_inplace(Tensor& a, const Tensor& b);
 
 // Index of the largest value; ties go to the lowest index. NaN is an InvalidArgument.
 Index argmax(std::span<const float> values);
-
-// The label value that cross_entropy skips, as in PyTorch.
-inline constexpr std::int32_t kIgnoreIndex = -100;
-
-// Mean negative log-likelihood of labels under softmax(logits), over the positions whose label is
-// not kIgnoreIndex.  logits: (..., V), labels: the leading dimensions of logits.
-// Labels outside [0, V) other than -100, or no position left to average, are InvalidArgument.
-float cross_entropy(const Tensor& logits, const IdTensor& labels, std::int32_t ignore_index = kIgnoreIndex);
 
 // Largest |a - b| over all elements (shapes must match). For tests and comparisons.
 float max_abs_diff(const Tensor& a, const Tensor& b);

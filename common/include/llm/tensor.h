@@ -8,11 +8,15 @@
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
+#include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "llm/errors.h"
+#include "llm/limits.h"
 
 namespace llm {
 
@@ -21,8 +25,7 @@ using Index = std::int64_t;
 // The dimensions of a tensor, outermost first. Rank 0 is the empty "no tensor" state.
 class Shape {
  public:
-  static constexpr int kMaxRank = 4;
-  static constexpr Index kMaxElements = Index{1} << 36;  // 256 GiB of float32: beyond any sane use
+  static constexpr int kMaxRank = kMaxTensorRank;  // llm/limits.h: rank 1 to 4, at most 2^36 elements
 
   Shape() = default;
   Shape(std::initializer_list<Index> dims);
@@ -46,6 +49,30 @@ class Shape {
 
 std::ostream& operator<<(std::ostream& out, const Shape& shape);
 
+// An allocator that leaves new elements uninitialised unless a value is given, so that a tensor about
+// to be overwritten completely (a matrix product's output, weights read from a file) is not zero-filled
+// first. Every other construction still value-initialises.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;  // default-initialised: no value written for float or int
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+// Tag for BasicTensor's constructor that leaves the values unset (see DefaultInitAllocator).
+struct Uninitialized {};
+inline constexpr Uninitialized kUninitialized{};
+
 #ifdef NDEBUG
 #define LLM_DEBUG_INDEX_CHECK(expr) ((void)0)
 #else
@@ -59,8 +86,10 @@ class BasicTensor {
 
   BasicTensor() = default;
   explicit BasicTensor(const Shape& shape, T fill = T{}) : shape_(shape), data_(shape.numel(), fill) {}
+  // Values left unset, for a tensor every element of which is written next: Tensor(shape, kUninitialized).
+  BasicTensor(const Shape& shape, Uninitialized) : shape_(shape) { data_.resize(static_cast<size_t>(shape.numel())); }
   // Values in row-major order; their count must equal the shape's element count.
-  BasicTensor(const Shape& shape, std::vector<T> values) : shape_(shape), data_(std::move(values)) {
+  BasicTensor(const Shape& shape, const std::vector<T>& values) : shape_(shape), data_(values.begin(), values.end()) {
     if (static_cast<Index>(data_.size()) != shape_.numel())
       fail<ShapeError>("tensor of shape ", shape_.str(), " needs ", shape_.numel(), " values, got ",
                        data_.size());
@@ -157,7 +186,7 @@ class BasicTensor {
   }
 
   Shape shape_;
-  std::vector<T> data_;
+  std::vector<T, DefaultInitAllocator<T>> data_;
 };
 
 using Tensor = BasicTensor<float>;          // activations, weights, logits

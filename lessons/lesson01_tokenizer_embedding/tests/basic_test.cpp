@@ -16,6 +16,7 @@
 #include "llm/errors.h"
 #include "llm/tensor.h"
 #include "rope.h"
+#include "test_support.h"
 #include "test_vocab.h"
 #include "tokenizer.h"
 
@@ -390,7 +391,7 @@ TEST_CASE("step 7: the table holds cos and sin of position times frequency") {
 // ------------------------------------------------------------------------------------------------
 
 namespace {
-void check_head(const std::vector<float>& got, const std::vector<float>& want, const char* what) {
+void check_head(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
   REQUIRE(got.size() == want.size());
   for (size_t d = 0; d < got.size(); ++d) {
     CAPTURE(d);

@@ -440,6 +440,28 @@ TEST_CASE("step 6: multi-query attention with one KV head equals the composition
   check_against_composition(/*kv_heads=*/1);  // H 4, KV 1, G 4: every query head reads KV head 0
 }
 
+TEST_CASE("step 6: scores far above 88 give finite outputs equal to the composition") {
+  // Activations of +-10 with these weights give scores in the hundreds: exp(score) overflows float past
+  // 88, so the softmax inside forward must subtract each row's max first, as scaled_dot_product_attention
+  // does (step 3), or inf / inf turns the output into NaN.
+  const ModelConfig cfg = attention_config(2);
+  const Index B = 1, T = 4;
+  llm::Rng rng(77);
+  const llm::Attention attn(cfg, rng);
+  const llm::RotaryEmbedding rope(cfg.head_dim(), 64, cfg.rope_theta);
+  const Tensor x = random_tensor(Shape{B, T, cfg.hidden_size}, rng, 10.0f);  // (B, T, C), activations ~ +-10
+  const IdTensor positions = llm::make_ids({{0, 1, 2, 3}});
+  const Tensor mask = causal_mask(B, T);
+  const Tensor actual = attn.forward(x, positions, &mask, nullptr, rope);
+  const Tensor expected = composed_attention(attn, x, positions, &mask, rope, [](Index h) { return h / 2; });
+  REQUIRE_MESSAGE(all_finite(actual),
+                  "Attention::forward's softmax must subtract the row max before exp(): scores this large overflow");
+  float scale = 1.0f;  // outputs are large here: compare relative to their size
+  for (const float v : expected.flat()) scale = std::max(scale, std::fabs(v));
+  CHECK_MESSAGE(max_diff(actual, expected) <= 1e-4f * scale,
+                "large scores: the stable softmax gives the same attention as the definition");
+}
+
 TEST_CASE("step 6: without a mask an earlier output changes when a later token changes") {
   // The mask is the caller's: mask == nullptr means every query sees every key, no causal mask implied.
   const ModelConfig cfg = attention_config(2);

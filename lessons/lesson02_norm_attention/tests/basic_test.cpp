@@ -426,6 +426,28 @@ TEST_CASE("step 6: with identity projections attention matches a hand computatio
   CHECK(y(0, 1, 1) == doctest::Approx(5.2847826f));
 }
 
+TEST_CASE("step 6: a score of 200 gives weight one not NaN") {
+  // The case above with x0 = (20, 0, 0, 0), x1 = (0, 20, 0, 0): token 0's scores are 400 / 2 = 200 and 0.
+  // exp(200) overflows float; subtracting the row max first gives exp(0) = 1 and exp(-200) ~ 0, so
+  // token 0 attends to itself alone: 3 * x0 = (60, 0, 0, 0).
+  ModelConfig cfg = ModelConfig::tiny();
+  cfg.hidden_size = 4;
+  cfg.num_attention_heads = 1;
+  cfg.num_key_value_heads = 1;
+  llm::Rng rng(5);
+  llm::Attention attn(cfg, rng);
+  *attn.q_proj.weight = identity(4);
+  *attn.k_proj.weight = identity(4);
+  *attn.v_proj.weight = identity(4);
+  *attn.o_proj.weight = identity(4, 3.0f);
+  const llm::RotaryEmbedding rope(4, 16, 10000.0f);
+  const Tensor x(Shape{1, 2, 4}, {20.0f, 0.0f, 0.0f, 0.0f, 0.0f, 20.0f, 0.0f, 0.0f});  // (B, T, C)
+  const Tensor y = attn.forward(x, llm::make_ids({{0, 0}}), /*mask=*/nullptr, /*cache=*/nullptr, rope);
+  REQUIRE(y.shape() == Shape({1, 2, 4}));
+  CHECK_MESSAGE(std::vector<float>(y.flat().begin(), y.flat().begin() + 4) == std::vector<float>({60.0f, 0.0f, 0.0f, 0.0f}),
+                "the softmax in forward must subtract the row max before exp(): exp(200) is inf, inf / inf is NaN");
+}
+
 TEST_CASE("step 6: a single token gets o_proj of its values with query head h reading KV head h over G") {
   // One key: its softmax weight is 1, so query head h outputs the value of its KV head h / G whatever
   // q, k and RoPE are. H 4, KV 2, G 2: the concatenated heads are (v0, v0, v1, v1).

@@ -1,5 +1,5 @@
 // generate_bench.cpp — Google Benchmark for lesson 04: what the KV cache buys, measured single-threaded.
-// One source, compiled twice: against the reference (lesson04_bench_solution) and against the student's
+// One source, compiled twice: against the reference (lesson04_bench_reference) and against the student's
 // code (lesson04_bench_student). A stub that throws llm::NotImplemented turns its benchmark into a
 // skipped row with the stub's message, never a crash. Benchmarks report; they never pass or fail.
 // Run everything, with plots and the side-by-side table: tools/bench/run_benchmarks.sh (./llm bench).
@@ -136,7 +136,7 @@ void BM_Generate(benchmark::State& state, ModelId id, bool use_cache) {
     const llm::IdTensor bos = prompt_ids(model.config(), 1);
     for (auto _ : state) {
       llm::IdTensor out =
-          model.generate(bos, {.max_new_tokens = new_tokens, .temperature = 0.0f, .use_cache = use_cache});
+          model.generate(bos, {.max_new_tokens = new_tokens, .sampling = {.temperature = 0.0f}, .use_cache = use_cache});
       benchmark::DoNotOptimize(out.data());
       benchmark::ClobberMemory();
     }
@@ -258,7 +258,7 @@ bool generate_works(ModelId id, bool use_cache) {
   const Loaded& m = loaded(id);
   if (!m.model) return false;
   try {
-    m.model->generate(prompt_ids(m.model->config(), 1), {.max_new_tokens = 16, .temperature = 0.0f, .use_cache = use_cache});
+    m.model->generate(prompt_ids(m.model->config(), 1), {.max_new_tokens = 16, .sampling = {.temperature = 0.0f}, .use_cache = use_cache});
     return true;
   } catch (const std::exception&) {
     return false;

@@ -18,6 +18,7 @@
 #include "llm/config.h"
 #include "model_stats.h"
 #include "roofline.h"
+#include "test_support.h"
 
 using llm::ModelConfig;
 using llm::Workload;

@@ -1,6 +1,6 @@
 // paged_bench.cpp — Google Benchmark for lesson 06: what the paged KV cache and prefix caching buy, and
 // what the indirection costs, measured single-threaded. One source, compiled twice: against the
-// reference (lesson06_bench_solution) and against the student's code (lesson06_bench_student); a stub
+// reference (lesson06_bench_reference) and against the student's code (lesson06_bench_student); a stub
 // that throws llm::NotImplemented turns its rows into skipped ones with the stub's message. The
 // contiguous baselines are lesson 04's reference in both builds. Benchmarks report; they never fail.
 // Run everything, with the tables and pictures of docs/benchmarks.md: tools/bench/run_benchmarks.sh.
