@@ -6,9 +6,11 @@
 # suite's test sources are compiled once (an OBJECT library, <lessonNN>_<suite>_tests) and linked into
 # every flavour's program.
 #
-# Grading (./llm grade, tools/grade/grade.py; see docs/grading.md) reuses the student flavour:
-#   LLM_GRADING=ON             only the student flavour is built and registered (the solution library
-#                              stays defined, EXCLUDE_FROM_ALL, for later lessons that link it);
+# Grading (./llm grade, tools/grade/; see docs/grading.md) reuses the student flavour:
+#   LLM_GRADING=ON             only the student flavour is built, its test programs are NOT registered with
+#                              ctest and nothing runs at build time (the grader runs every case itself, in
+#                              a sandbox); the solution library stays defined, EXCLUDE_FROM_ALL, for later
+#                              lessons that link it;
 #   LLM_STUDENT_LESSONS_DIR    where the student flavour's STUB files come from
 #                              (<dir>/<lesson folder>/<stub>.cpp); headers, given sources and the
 #                              official tests always come from this repository. A stub missing there
@@ -16,15 +18,17 @@
 #   LLM_HIDDEN_TESTS_DIR       extra test sources: <dir>/<lessonNN>/*.cpp (or <dir>/<lesson folder>/*.cpp)
 #                              become the suite "hidden" (ctest label hidden) of the student and
 #                              solution flavours.
-#   $LLM_CASE_TIMEOUT          (environment, read by ctest) overrides the per-case TIMEOUT of the lesson
-#                              suites, e.g. LLM_CASE_TIMEOUT=5 ctest ...
-# Each configure writes <build>/llm_lessons/<lessonNN>.json, the manifest the grading tools read.
+#   LLM_GRADING_LAUNCHER       a command list put in front of every compile of a student library
+#                              (CXX_COMPILER_LAUNCHER): the grader's compile sandbox.
+# Each configure writes <build>/llm_lessons/<lessonNN>.json, the manifest the tools read, and
+# llm_lessons/index.json, the lessons in order (llm_write_lesson_index, called by lessons/CMakeLists.txt).
 
 set(LLM_SELF_CHECK ON CACHE BOOL "Build the pristine stubs and the every-case-fails self-check")
 set(LLM_STUDENT_LESSONS_DIR "${PROJECT_SOURCE_DIR}/lessons" CACHE PATH
     "Folder shaped like lessons/ whose <lesson folder>/<stub>.cpp files the student flavour compiles")
 set(LLM_HIDDEN_TESTS_DIR "" CACHE PATH
     "Folder of hidden test sources: <dir>/<lessonNN>/*.cpp become the suite 'hidden' (empty: none)")
+set(LLM_GRADING_LAUNCHER "" CACHE STRING "Grading only: the command that wraps each compile of student code")
 
 # Copy lessons/<dir>/<file> as committed at HEAD into the build tree (the working copy when the file
 # is not in git yet or git is unavailable), so a student's edits in progress never affect the check.
@@ -120,6 +124,9 @@ function(llm_add_lesson name)
     target_include_directories(${name}_${flavour} PUBLIC "${lesson_dir}")
     target_link_libraries(${name}_${flavour} PUBLIC ${ARG_DEPS} llm_common PRIVATE llm_warnings)
   endforeach()
+  if(LLM_GRADING AND LLM_GRADING_LAUNCHER)
+    set_target_properties(${name}_student PROPERTIES CXX_COMPILER_LAUNCHER "${LLM_GRADING_LAUNCHER}")
+  endif()
 
   if(BUILD_TESTING)
     foreach(suite IN LISTS suites)
@@ -136,32 +143,28 @@ function(llm_add_lesson name)
       target_link_libraries(${objs} PRIVATE ${ARG_DEPS} llm_common llm_test_support llm_warnings)
       foreach(flavour IN LISTS flavours)
         set(exe ${name}_${suite}_${flavour})
-        if(flavour STREQUAL "pristine")
-          if(suite STREQUAL "hidden")
-            continue()  # hidden tests are not committed, so the self-check does not cover them
-          endif()
-          # Not registered case by case: the self-check below runs every case and expects a failure.
+        if(flavour STREQUAL "pristine" AND suite STREQUAL "hidden")
+          continue()  # hidden tests are not committed, so the self-check does not cover them
+        endif()
+        if(flavour STREQUAL "pristine" OR LLM_GRADING)
+          # Not registered case by case. Pristine: the self-check below runs every case and expects a
+          # failure. Grading: the grader lists and runs the cases itself, each in its own sandboxed
+          # process (no doctest discovery either, which would run student code at build time).
           add_executable(${exe} $<TARGET_OBJECTS:${objs}>)
           target_link_libraries(${exe} PRIVATE llm_doctest_main llm_test_support ${name}_${flavour} llm_warnings)
-          add_test(NAME "selfcheck/${name}/${suite}/every-case-fails-on-the-pristine-stubs"
-                   COMMAND ${CMAKE_COMMAND} -D "EXE=$<TARGET_FILE:${exe}>"
-                           -P "${PROJECT_SOURCE_DIR}/cmake/ExpectAllFail.cmake")
-          set_tests_properties("selfcheck/${name}/${suite}/every-case-fails-on-the-pristine-stubs"
-                               PROPERTIES LABELS "selfcheck;${name};${suite}" TIMEOUT 900)
+          if(flavour STREQUAL "pristine")
+            add_test(NAME "selfcheck/${name}/${suite}/every-case-fails-on-the-pristine-stubs"
+                     COMMAND ${CMAKE_COMMAND} -D "EXE=$<TARGET_FILE:${exe}>"
+                             -P "${PROJECT_SOURCE_DIR}/cmake/ExpectAllFail.cmake")
+            set_tests_properties("selfcheck/${name}/${suite}/every-case-fails-on-the-pristine-stubs"
+                                 PROPERTIES LABELS "selfcheck;${name};${suite}" TIMEOUT 900)
+          endif()
         else()
           llm_add_doctest(${exe}
             PREFIX "${flavour}/${name}/${suite}/"
             SOURCES $<TARGET_OBJECTS:${objs}>
             LIBS ${name}_${flavour}
             LABELS ${flavour} ${name} ${suite})
-          # $LLM_CASE_TIMEOUT, when set while ctest runs, replaces the per-case timeout of these cases
-          # (./llm grade --timeout), without reconfiguring. Runs after llm_add_doctest's include files.
-          file(WRITE "${CMAKE_CURRENT_BINARY_DIR}/${exe}_case_timeout.cmake"
-            "if(NOT \"\$ENV{LLM_CASE_TIMEOUT}\" STREQUAL \"\" AND ${exe}_TESTS)\n"
-            "  set_tests_properties(\${${exe}_TESTS} PROPERTIES TIMEOUT \"\$ENV{LLM_CASE_TIMEOUT}\")\n"
-            "endif()\n")
-          set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES
-                       "${CMAKE_CURRENT_BINARY_DIR}/${exe}_case_timeout.cmake")
         endif()
       endforeach()
       if(LLM_GRADING)
@@ -207,11 +210,14 @@ function(llm_add_lesson name)
   else()
     set(j_testing false)
   endif()
+  _llm_json_list(j_given ${ARG_GIVEN})
+  set_property(GLOBAL APPEND PROPERTY LLM_LESSON_NAMES ${name})
   file(WRITE "${CMAKE_BINARY_DIR}/llm_lessons/${name}.json.tmp"
     "{\n"
     "  \"name\": ${j_name},\n"
     "  \"dir\": ${j_dir},\n"
     "  \"stubs\": ${j_stubs},\n"
+    "  \"given\": ${j_given},\n"
     "  \"student_sources\": ${j_srcs},\n"
     "  \"stubs_missing_from_student_dir\": ${j_missing},\n"
     "  \"suites\": ${j_suites},\n"
@@ -221,4 +227,12 @@ function(llm_add_lesson name)
   file(COPY_FILE "${CMAKE_BINARY_DIR}/llm_lessons/${name}.json.tmp" "${CMAKE_BINARY_DIR}/llm_lessons/${name}.json"
        ONLY_IF_DIFFERENT)
   file(REMOVE "${CMAKE_BINARY_DIR}/llm_lessons/${name}.json.tmp")
+endfunction()
+
+# llm_lessons/index.json: the names of the lessons this configure defined, in order (a lesson removed from
+# the course disappears from it even though its old manifest file may linger).
+function(llm_write_lesson_index)
+  get_property(names GLOBAL PROPERTY LLM_LESSON_NAMES)
+  _llm_json_list(j_names ${names})
+  file(CONFIGURE OUTPUT "${CMAKE_BINARY_DIR}/llm_lessons/index.json" CONTENT "{\"lessons\": ${j_names}}\n" @ONLY)
 endfunction()

@@ -25,6 +25,10 @@ function(llm_add_doctest target)
   cmake_parse_arguments(ARG "" "PREFIX" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE llm_doctest_main llm_test_support ${ARG_LIBS} llm_warnings)
+  # Discovery runs the program at build time (--list-test-cases), and ctest runs each case, through this
+  # "emulator": code before main that never returns fails the build after LLM_TEST_TIMEOUT seconds instead
+  # of hanging it (coreutils' timeout passes a crash's signal on, so ctest still reports SEGFAULT).
+  set_target_properties(${target} PROPERTIES CROSSCOMPILING_EMULATOR "timeout;--kill-after=5;${LLM_TEST_TIMEOUT}")
   doctest_discover_tests(${target}
     TEST_PREFIX "${ARG_PREFIX}"
     TEST_LIST ${target}_TESTS

@@ -1,14 +1,15 @@
 // model_files.cpp — finds the stories260K checkpoint and tokenizer on disk; never downloads anything.
 #include "llm/model_files.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 #include <system_error>
 
 #include "llm/errors.h"
 
-#ifndef LLM_SOURCE_DIR
-#error "LLM_SOURCE_DIR (the repository root) must be defined by the build"
+#if !defined(LLM_SOURCE_DIR) || !defined(LLM_MODEL_SEARCH_DIRS)
+#error "LLM_SOURCE_DIR (the repository root) and LLM_MODEL_SEARCH_DIRS must be defined by the build"
 #endif
 
 namespace llm {
@@ -36,10 +37,15 @@ std::vector<std::filesystem::path> model_search_path(
   std::vector<std::filesystem::path> dirs;
   if (explicit_dir) dirs.push_back(*explicit_dir);
   if (const char* env = std::getenv("LLM_MODEL_DIR"); env != nullptr && *env != '\0') dirs.emplace_back(env);
-  // lexically_normal turns "<repo>/../shared" into a path a user can paste into a shell.
+  // common/model_search_path.txt, compiled in as "a:b:c" relative to the repository. lexically_normal
+  // turns "<repo>/../shared" into a path a user can paste into a shell.
   const std::filesystem::path repo(LLM_SOURCE_DIR);
-  dirs.push_back((repo / "models" / "stories260K").lexically_normal());
-  dirs.push_back((repo / ".." / "shared" / "models" / "stories260K").lexically_normal());
+  std::string_view listed = LLM_MODEL_SEARCH_DIRS;
+  while (!listed.empty()) {
+    const std::size_t colon = std::min(listed.find(':'), listed.size());
+    if (colon > 0) dirs.push_back((repo / listed.substr(0, colon)).lexically_normal());
+    listed.remove_prefix(std::min(colon + 1, listed.size()));
+  }
   return dirs;
 }
 

@@ -106,7 +106,7 @@ struct LayerField {
 
 }  // namespace
 
-TEST_CASE("checkpoint stories260K header and derived config") {
+TEST_CASE("checkpoint stories260K header and derived config" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const Checkpoint ck = llm::load_checkpoint(files->checkpoint);
@@ -140,7 +140,7 @@ TEST_CASE("checkpoint stories260K header and derived config") {
   CHECK_MESSAGE(got.head_dim() == 8, "config head_dim = 64 / 8");
 }
 
-TEST_CASE("checkpoint stories260K tensor shapes and raw values") {
+TEST_CASE("checkpoint stories260K tensor shapes and raw values" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const Checkpoint ck = llm::load_checkpoint(files->checkpoint);
@@ -308,7 +308,7 @@ TEST_CASE("checkpoint synthetic file size must match the header") {
   CHECK_MESSAGE(contains(msg, "3 trailing"), "trailing-bytes message counts them: " << msg);
 }
 
-TEST_CASE("checkpoint stories260K corrupt copies are refused") {
+TEST_CASE("checkpoint stories260K corrupt copies are refused" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   TempDir dir;

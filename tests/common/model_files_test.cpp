@@ -137,7 +137,7 @@ TEST_CASE("model_files require_model lists every folder searched") {
   }
 }
 
-TEST_CASE("model_files finds a folder holding both real files") {
+TEST_CASE("model_files finds a folder holding both real files" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   TempDir dir;

@@ -60,7 +60,7 @@ std::string load_error(const fs::path& path, int vocab_size) {
 
 }  // namespace
 
-TEST_CASE("tokenizer tok512 special and byte pieces") {
+TEST_CASE("tokenizer tok512 special and byte pieces" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto tok = tok512_or_skip();
   if (!tok) return;
   CHECK_MESSAGE(tok->vocab_size() == 512, "tok512 has 512 pieces");
@@ -129,7 +129,7 @@ TEST_CASE("tokenizer parse_byte_piece reads either hex case and nothing else") {
   }
 }
 
-TEST_CASE("tokenizer has_byte_fallback and max_piece_length describe the vocabulary") {
+TEST_CASE("tokenizer has_byte_fallback and max_piece_length describe the vocabulary" * doctest::test_suite(llm::testing::kModelSuite)) {
   const Tokenizer with_bytes = tiny_vocab({{" hello", 0.0f}});
   CHECK_MESSAGE(with_bytes.has_byte_fallback(), "ids 3..258 are <0x00>..<0xFF>");
   CHECK_MESSAGE(with_bytes.max_piece_length() == 6, "the longest piece is <0xHH> or ' hello': 6 bytes");
@@ -223,7 +223,7 @@ TEST_CASE("tokenizer loads a synthetic file and refuses corrupt ones") {
   CHECK_MESSAGE(contains(msg, "directory"), "a directory is not a tokenizer: " << msg);
 }
 
-TEST_CASE("tokenizer real files of the wrong kind are refused") {
+TEST_CASE("tokenizer real files of the wrong kind are refused" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   TempDir dir;

@@ -35,6 +35,9 @@ std::string greedy_text(const Loaded& m, const std::string& prompt, int new_toke
 
 }  // namespace
 
+// Every case here loads stories260K (see model_or_skip).
+TEST_SUITE_BEGIN(llm::testing::kModelSuite);
+
 TEST_CASE("stories260K greedy from BOS reproduces llama2.c for 200 tokens") {
   const auto m = load();
   if (!m) return;
@@ -76,3 +79,5 @@ TEST_CASE("stories260K cached and uncached logits agree at every position") {
   }
   CHECK(cache->seq_length() == static_cast<llm::Index>(ids.size()));
 }
+
+TEST_SUITE_END();

@@ -29,7 +29,10 @@ struct TensorDiff {
 TensorDiff compare(const Tensor& a, const Tensor& b);
 
 // The stories260K files, or nullopt after printing "[llm-skip] <reason>" (ctest then reports the case
-// as skipped). When $LLM_REQUIRE_MODEL is set a missing model is a doctest FAIL instead.
+// as skipped). When $LLM_REQUIRE_MODEL is set a missing model is a doctest FAIL instead. Only a case
+// declared `TEST_CASE("..." * doctest::test_suite(llm::testing::kModelSuite))` may call it (it FAILs
+// otherwise): that label, not anything the case prints, is how ./llm grade knows which cases need the model.
+inline constexpr const char* kModelSuite = "model";
 std::optional<ModelFiles> model_or_skip();
 
 // A fresh folder under the system temp dir, removed with everything in it at scope exit. The pid and a

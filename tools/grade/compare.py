@@ -372,7 +372,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("-s", "--seed", type=int, default=42)
     try:
         a = ap.parse_args(argv)
-        lesson = gl.lesson_by_name(gl.discover_lessons(), a.lesson)
+        lesson = gl.lesson_by_name(gl.lessons_of(a.build_dir), a.lesson)
         if lesson.name != MODEL_LESSON:
             if a.student_exe and a.reference_exe:
                 student_exe, reference_exe = a.student_exe, a.reference_exe

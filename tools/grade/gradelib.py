@@ -1,10 +1,9 @@
-# gradelib.py — what the grading, progress and compare programs share: the lessons and their stub
-# files, the weights file, building targets one by one, running ctest and reading its results.
+# gradelib.py — what the grading, progress and compare programs share: the lessons (from the manifests
+# CMake writes), the model's folder, running commands, building targets, small file helpers.
 # Python 3.11 standard library only. Nothing here writes outside the folders it is given.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import json
 import os
 import re
@@ -13,13 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_WEIGHTS = REPO / "grading" / "weights.toml"
-SUITES = ("basic", "advanced", "hidden")
 
 
 class UsageError(Exception):
@@ -35,7 +30,7 @@ def say(msg: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Lessons: parsed from the llm_add_lesson(...) calls in lessons/*/CMakeLists.txt
+# Lessons: <build>/llm_lessons/index.json and <lessonNN>.json, written by cmake/LlmLesson.cmake
 # ---------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -43,37 +38,18 @@ class Lesson:
     name: str          # lesson04
     dir: str           # lesson04_kv_cache_causallm
     stubs: list[str]   # causal_lm.cpp sampler.cpp
+    suites: list[str]  # basic advanced [hidden]
 
 
-_KEYWORDS = {"DIR", "STUBS", "GIVEN", "DEPS", "BASIC_TESTS", "ADVANCED_TESTS"}
-
-
-def _strip_cmake_comments(text: str) -> str:
-    return "\n".join(re.sub(r"#.*$", "", line) for line in text.splitlines())
-
-
-def discover_lessons(repo: Path = REPO) -> list[Lesson]:
-    """Every llm_add_lesson() call under lessons/, in folder order."""
-    lessons: list[Lesson] = []
-    for cml in sorted((repo / "lessons").glob("*/CMakeLists.txt")):
-        text = _strip_cmake_comments(cml.read_text(encoding="utf-8"))
-        for m in re.finditer(r"llm_add_lesson\s*\(([^)]*)\)", text):
-            tokens = m.group(1).split()
-            if not tokens:
-                continue
-            args: dict[str, list[str]] = {}
-            key = None
-            for tok in tokens[1:]:
-                if tok in _KEYWORDS:
-                    key = tok
-                    args[key] = []
-                elif key:
-                    args[key].append(tok)
-            if "DIR" not in args or not args.get("STUBS"):
-                raise InfraError(f"{cml}: cannot read DIR and STUBS of llm_add_lesson({tokens[0]} ...)")
-            lessons.append(Lesson(tokens[0], args["DIR"][0], args["STUBS"]))
-    if not lessons:
-        raise InfraError(f"no llm_add_lesson() call found under {repo / 'lessons'}")
+def lessons_of(build_dir: Path) -> list[Lesson]:
+    """The lessons a configured build folder defines, in course order."""
+    index = build_dir / "llm_lessons" / "index.json"
+    if not index.is_file():
+        raise InfraError(f"{index} is missing: configure {build_dir} first (cmake/LlmLesson.cmake writes it)")
+    lessons = []
+    for name in json.loads(index.read_text(encoding="utf-8"))["lessons"]:
+        m = json.loads((build_dir / "llm_lessons" / f"{name}.json").read_text(encoding="utf-8"))
+        lessons.append(Lesson(m["name"], m["dir"], m["stubs"], m["suites"]))
     return lessons
 
 
@@ -81,33 +57,32 @@ def lesson_by_name(lessons: list[Lesson], key: str) -> Lesson:
     for lesson in lessons:
         if key in (lesson.name, lesson.dir):
             return lesson
-    names = ", ".join(lesson.name for lesson in lessons)
-    raise UsageError(f"unknown lesson '{key}' (lessons: {names})")
+    raise UsageError(f"unknown lesson '{key}' (lessons: {', '.join(ls.name for ls in lessons)})")
 
 
 def pristine_stub(lesson: Lesson, stub: str, repo: Path = REPO) -> bytes:
     """The stub as committed at git HEAD (the working copy when git cannot say)."""
     rel = f"lessons/{lesson.dir}/{stub}"
     try:
-        out = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{rel}"], capture_output=True, check=True)
-        return out.stdout
+        return subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{rel}"], capture_output=True,
+                              check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return (repo / rel).read_bytes()
 
 
 def repo_commit(repo: Path = REPO) -> str:
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True)
-        return out.stdout.strip()
+        return subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def model_dir(repo: Path = REPO) -> Path | None:
-    """stories260K's folder, searched like llm::find_model() does."""
-    for d in (os.environ.get("LLM_MODEL_DIR") or "", repo / "models" / "stories260K",
-              repo / ".." / "shared" / "models" / "stories260K"):
+    """stories260K's folder: $LLM_MODEL_DIR, then common/model_search_path.txt (as llm::find_model())."""
+    listed = [line.strip() for line in (repo / "common" / "model_search_path.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    for d in [os.environ.get("LLM_MODEL_DIR") or ""] + [str(repo / x) for x in listed]:
         if d and (Path(d) / "stories260K.bin").is_file() and (Path(d) / "tok512.bin").is_file():
             return Path(os.path.normpath(d))
     return None
@@ -118,76 +93,7 @@ def count_todos(text: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Weights: grading/weights.toml (format in grading/README.md)
-# ---------------------------------------------------------------------------------------------
-
-@dataclasses.dataclass
-class Rule:
-    match: str
-    points: float
-    note: str = ""
-    used: int = 0
-
-
-@dataclasses.dataclass
-class Weights:
-    path: Path | None
-    default: float = 1.0
-    rules: list[Rule] = dataclasses.field(default_factory=list)
-
-    def points(self, case_id: str) -> float:
-        """Points of "lesson04/basic/step 3: ...": the first rule whose glob matches, else the default."""
-        for rule in self.rules:
-            if fnmatch.fnmatchcase(case_id, rule.match):
-                rule.used += 1
-                return rule.points
-        return self.default
-
-    def unused_rules(self) -> list[Rule]:
-        return [r for r in self.rules if r.used == 0]
-
-
-def _number(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-        raise UsageError(f"{where} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def load_weights(path: Path | None) -> Weights:
-    if path is None:
-        return Weights(None)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"weights file {path} does not exist")
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"weights file {path}: {e}")
-    unknown = set(data) - {"version", "default", "rule"}
-    if unknown:
-        raise UsageError(f"weights file {path}: unknown key(s) {', '.join(sorted(unknown))} "
-                         "(allowed: version, default, [[rule]])")
-    if data.get("version", 1) != 1:
-        raise UsageError(f"weights file {path}: version = {data['version']!r}, this grader reads version 1")
-    w = Weights(path, _number(data.get("default", 1), f"{path}: default"))
-    rules = data.get("rule", [])
-    if not isinstance(rules, list):
-        raise UsageError(f"weights file {path}: 'rule' must be an array of tables ([[rule]])")
-    for i, r in enumerate(rules, 1):
-        where = f"{path}: rule {i}"
-        if not isinstance(r, dict) or not isinstance(r.get("match"), str) or "points" not in r:
-            raise UsageError(f"{where} needs match = \"<glob>\" and points = <number>")
-        extra = set(r) - {"match", "points", "note"}
-        if extra:
-            raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(extra))} (allowed: match, points, note)")
-        if r["match"].count("/") < 2:
-            raise UsageError(f"{where}: match = {r['match']!r} must look like \"lessonNN/suite/case name\" "
-                             "(globs allowed, e.g. \"lesson04/advanced/*\")")
-        w.rules.append(Rule(r["match"], _number(r["points"], f"{where}: points"), str(r.get("note", ""))))
-    return w
-
-
-# ---------------------------------------------------------------------------------------------
-# Running commands
+# Running commands and building targets
 # ---------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -203,7 +109,7 @@ def run(cmd: list[str], cwd: Path | None = None, timeout: float | None = None, e
     """Runs cmd with stdout+stderr captured together; appends both to `log` when given."""
     start = time.monotonic()
     try:
-        # Its own process group, so a timeout stops the whole tree (ninja, the compilers, the tests).
+        # Its own process group, so a timeout stops the whole tree (ninja, the compilers).
         p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              errors="replace", start_new_session=True)
     except FileNotFoundError:
@@ -212,21 +118,30 @@ def run(cmd: list[str], cwd: Path | None = None, timeout: float | None = None, e
         out, _ = p.communicate(timeout=timeout)
         result = Run(p.returncode, out, time.monotonic() - start)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(p.pid)
         out, _ = p.communicate()
-        result = Run(124, (out or "") + f"\n[grading] stopped after {timeout:.0f} s\n", time.monotonic() - start,
-                     True)
+        result = Run(124, (out or "") + f"\n[grading] stopped after {timeout:.0f} s\n", time.monotonic() - start, True)
     except BaseException:
-        os.killpg(p.pid, signal.SIGKILL)
+        kill_group(p.pid)
         p.wait()
         raise
     if log is not None:
         with log.open("a", encoding="utf-8") as f:
             f.write(f"$ {' '.join(cmd)}\n{result.out}\n[exit {result.rc}, {result.seconds:.1f} s]\n\n")
     return result
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def build(build_dir: Path, targets: list[str], jobs: int, log: Path | None = None, timeout: float | None = None,
+          keep_going: bool = False) -> Run:
+    return run(["cmake", "--build", str(build_dir), "--target", *targets, "--", f"-j{jobs}",
+                *(["-k", "0"] if keep_going else [])], log=log, timeout=timeout)
 
 
 _FIRST_ERROR = re.compile(r"\b(?:fatal )?error:|undefined reference to|multiple definition of|^CMake Error")
@@ -246,135 +161,10 @@ def first_error(output: str, replace: dict[str, str] | None = None) -> str:
     return hit
 
 
-def build_target(build_dir: Path, target: str, jobs: int, log: Path, timeout: float) -> Run:
-    return run(["cmake", "--build", str(build_dir), "--target", target, "--", f"-j{jobs}"], log=log,
-               timeout=timeout)
-
-
-# ---------------------------------------------------------------------------------------------
-# ctest: per-case results from --output-junit, the reason of each failure from the console summary
-# ---------------------------------------------------------------------------------------------
-
-# ctest 3.25's summary reasons (cmCTestRunTest) -> what the report says. Its JUnit file only says
-# status="fail" with an empty message, so the console summary is the one place naming signals.
-_CTEST_REASONS = {
-    "SEGFAULT": ("crashed", "segmentation fault (SIGSEGV or SIGBUS)"),
-    "Subprocess aborted": ("crashed", "aborted (SIGABRT: abort(), a failed assert or std::terminate)"),
-    "Subprocess killed": ("crashed", "killed (SIGKILL, e.g. out of memory)"),
-    "Subprocess terminated": ("crashed", "terminated (SIGTERM)"),
-    "NUMERICAL": ("crashed", "arithmetic exception (SIGFPE, e.g. integer division by zero)"),
-    "ILLEGAL": ("crashed", "illegal instruction (SIGILL)"),
-    "INTERRUPT": ("crashed", "interrupted (SIGINT)"),
-    "Bus error": ("crashed", "bus error (SIGBUS)"),
-    "OTHER_FAULT": ("crashed", "killed by a signal"),
-    "Timeout": ("timeout", None),
-    "Not Run": ("error", "not run (the test program is missing)"),
-    "BAD_COMMAND": ("error", "not run (bad command)"),
-    "Failed": ("failed", None),
-}
-
-_DOCTEST_SIGNAL = re.compile(r"CRASHED: (SIG[A-Z]+) - ([^\n]*)")
-_DOCTEST_ERROR = re.compile(r"^(?P<file>[^\n]*?):(?P<line>\d+): ERROR: (?P<what>[^\n]*)$", re.M)
-
-
-@dataclasses.dataclass
-class CaseResult:
-    name: str                 # ctest name: student/lesson04/basic/step 1: ...
-    status: str               # passed failed crashed timeout skipped error
-    reason: str = ""
-    seconds: float = 0.0
-    output: str = ""
-
-
-def doctest_failure(output: str) -> str:
-    """'basic_test.cpp:70: test case THREW exception: lesson04 step 1: ...' from doctest's output."""
-    m = _DOCTEST_ERROR.search(output)
-    if not m:
-        return ""
-    what = m.group("what").strip()
-    # "CHECK( a == b ) is NOT correct!" is followed by "  values:" and the expanded expression.
-    tail = output[m.end():].splitlines()
-    if len(tail) >= 3 and tail[1].strip() == "values:":
-        what += " values: " + tail[2].strip()
-    for line in tail[1:6]:
-        if line.strip().startswith("logged:"):
-            idx = tail.index(line)
-            if idx + 1 < len(tail):
-                what += " | " + tail[idx + 1].strip()
-            break
-    return f"{Path(m.group('file')).name}:{m.group('line')}: {what}"
-
-
-def parse_ctest_summary(console: str) -> dict[str, str]:
-    """{test name: reason} from ctest's 'The following tests FAILED:' (and 'did not run') blocks."""
-    reasons: dict[str, str] = {}
-    for m in re.finditer(r"^\s*\d+ - (.*) \(([^()]*)\)\s*$", console, re.M):
-        reasons[m.group(1)] = m.group(2)
-    return reasons
-
-
-def parse_ctest_junit(path: Path, console: str, timeout_s: float | None) -> dict[str, CaseResult]:
-    reasons = parse_ctest_summary(console)
-    results: dict[str, CaseResult] = {}
-    if not path.is_file():
-        return results
-    root = ET.parse(path).getroot()
-    for tc in root.iter("testcase"):
-        name = tc.get("name", "")
-        out = tc.findtext("system-out") or ""
-        seconds = float(tc.get("time") or 0.0)
-        status_attr = tc.get("status", "")
-        if status_attr == "run" and tc.find("failure") is None:
-            results[name] = CaseResult(name, "passed", "", seconds, out)
-            continue
-        if status_attr in ("notrun", "disabled") or tc.find("skipped") is not None:
-            skip_reason = "skipped: the test needs stories260K, which is missing" if "[llm-skip]" in out \
-                else "skipped"
-            results[name] = CaseResult(name, "skipped", skip_reason, seconds, out)
-            continue
-        ctest_reason = reasons.get(name, "Failed")
-        status, text = _CTEST_REASONS.get(ctest_reason, ("crashed", f"exception: {ctest_reason}"))
-        if status == "timeout":
-            limit = f"{timeout_s:g} s" if timeout_s else "its time limit"
-            text = f"timeout: stopped after {limit} (per-case limit)"
-        elif status == "crashed":
-            sig = _DOCTEST_SIGNAL.search(out)
-            if sig and ctest_reason in ("SEGFAULT", "OTHER_FAULT"):
-                text = f"{sig.group(1)} - {sig.group(2).strip()}"
-            text = f"crashed: {text}"
-            if "terminate called" in out:
-                m = re.search(r"what\(\):\s*([^\n]*)", out)
-                text += " — uncaught exception" + (f": {m.group(1)}" if m else "")
-        elif status == "failed":
-            text = doctest_failure(out) or "failed (exit status not 0)"
-        results[name] = CaseResult(name, status, text, seconds, out)
-    return results
-
-
-def run_ctest(build_dir: Path, labels: list[str], jobs: int, junit: Path, log: Path, timeout_s: float | None,
-              env: dict | None = None, overall_timeout: float | None = None) -> dict[str, CaseResult]:
-    """Runs the tests having every label (regexes, AND) and returns their results by ctest name."""
-    cmd = ["ctest", "--test-dir", str(build_dir), "-j", str(jobs), "--output-junit", str(junit),
-           "--no-tests=ignore"]
-    for label in labels:
-        cmd += ["-L", label]
-    if junit.exists():
-        junit.unlink()
-    r = run(cmd, env=env, log=log, timeout=overall_timeout)
-    return parse_ctest_junit(junit, r.out, timeout_s)
-
-
-def list_doctest_cases(exe: Path) -> list[str]:
-    """The doctest case names of a test program, in its own order."""
-    r = run([str(exe), "--list-test-cases", "--no-version"], timeout=60)
-    if r.rc != 0:
-        raise InfraError(f"{exe} --list-test-cases failed:\n{r.out}")
-    names = []
-    for line in r.out.splitlines():
-        if not line.strip() or re.fullmatch(r"=+", line) or line.startswith("[doctest]"):
-            continue
-        names.append(line)
-    return names
+def list_cases(listing: str) -> list[str]:
+    """The case names in doctest's --list-test-cases output, in its order."""
+    return [line for line in listing.splitlines()
+            if line.strip() and not re.fullmatch(r"=+", line) and not line.startswith("[doctest]")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,10 +172,11 @@ def list_doctest_cases(exe: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 def write_if_different(path: Path, data: bytes) -> bool:
-    if path.is_file() and path.read_bytes() == data:
+    if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return True
@@ -403,20 +194,10 @@ def sync_tree(src: Path | None, dst: Path) -> None:
     if dst.exists():
         for f in sorted(dst.rglob("*"), reverse=True):
             rel = f.relative_to(dst)
-            if f.is_file() and rel not in wanted:
+            if (f.is_file() or f.is_symlink()) and rel not in wanted:
                 f.unlink()
             elif f.is_dir() and not any(f.iterdir()):
                 f.rmdir()
-
-
-def cmake_cache_value(build_dir: Path, key: str) -> str | None:
-    cache = build_dir / "CMakeCache.txt"
-    if not cache.is_file():
-        return None
-    for line in cache.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith(key + ":") or line.startswith(key + "="):
-            return line.split("=", 1)[1]
-    return None
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -428,10 +209,14 @@ def inside(path: Path, folder: Path) -> bool:
 
 
 def check_work_dir(work: Path) -> None:
-    """Grading output may go anywhere but into the repository's tracked tree (build/ is fine)."""
-    if inside(work, REPO) and not inside(work, REPO / "build"):
-        raise UsageError(f"--work {work} is inside the repository but not under build/: "
-                         "grading never writes into the repository's tree")
+    """Grading writes outside the repository, under its build/, or inside a CMake build folder (one with a
+    CMakeCache.txt, e.g. CLion's cmake-build-debug/) — never into the repository's own tree."""
+    if not inside(work, REPO) or inside(work, REPO / "build"):
+        return
+    if any((d / "CMakeCache.txt").is_file() for d in [work, *work.parents] if inside(d, REPO) and d != REPO):
+        return
+    raise UsageError(f"--work {work} is inside the repository but neither under build/ nor inside a CMake build "
+                     "folder: grading never writes into the repository's tree")
 
 
 def fmt_points(x: float) -> str:
@@ -446,7 +231,7 @@ def cpu_count() -> int:
 
 
 def tool_check() -> None:
-    for tool in ("cmake", "ctest", "ninja"):
+    for tool in ("cmake", "ninja"):
         if shutil.which(tool) is None:
             raise InfraError(f"{tool} is not installed (./llm deps installs the build tools)")
 

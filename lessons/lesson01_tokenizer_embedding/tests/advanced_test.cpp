@@ -78,7 +78,7 @@ const char* name(RopeConvention c) {
 // The tokenizer on tok512
 // ================================================================================================
 
-TEST_CASE("step 2: tok512 encodes Once upon a time like llama2.c") {
+TEST_CASE("step 2: tok512 encodes Once upon a time like llama2.c" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto tok = tok512_or_skip();
   if (!tok) return;
   // SOURCE.md's reference. The merges, best score first: " t" " a" "im" "on" " u" " O" " On" "ce" " up"
@@ -97,7 +97,7 @@ TEST_CASE("step 2: tok512 encodes Once upon a time like llama2.c") {
                 "one space: the dummy prefix ' ' (410) plus the space itself, got " << describe(space));
 }
 
-TEST_CASE("step 2: tok512 encodes sentences to the ids of llama2.c's merge rule") {
+TEST_CASE("step 2: tok512 encodes sentences to the ids of llama2.c's merge rule" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto tok = tok512_or_skip();
   if (!tok) return;
   // Computed with the reference and checked against a separate implementation of llama2.c's rule.
@@ -119,7 +119,7 @@ TEST_CASE("step 2: tok512 encodes sentences to the ids of llama2.c's merge rule"
   }
 }
 
-TEST_CASE("step 2: a whole tok512 story encodes like the merge rule applied one pair at a time") {
+TEST_CASE("step 2: a whole tok512 story encodes like the merge rule applied one pair at a time" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const Tokenizer tok = Tokenizer::load(files->tokenizer, 512);
@@ -160,7 +160,7 @@ TEST_CASE("step 2: a whole tok512 story encodes like the merge rule applied one 
   }
 }
 
-TEST_CASE("step 1: tok512 keeps the characters it has and spells the others in bytes") {
+TEST_CASE("step 1: tok512 keeps the characters it has and spells the others in bytes" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto tok = tok512_or_skip();
   if (!tok) return;
   // bos = false and no pair below forms a piece, so these are exactly step 1's symbols.
@@ -184,7 +184,7 @@ TEST_CASE("step 1: tok512 keeps the characters it has and spells the others in b
       "bytes that are not UTF-8 (FF, FE, a stray 80) are byte tokens one by one, got " << describe(invalid));
 }
 
-TEST_CASE("step 3: tok512 round trips ASCII text with and without BOS") {
+TEST_CASE("step 3: tok512 round trips ASCII text with and without BOS" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto tok = tok512_or_skip();
   if (!tok) return;
   const std::string texts[] = {"Once upon a time",
@@ -208,7 +208,7 @@ TEST_CASE("step 3: tok512 round trips ASCII text with and without BOS") {
   }
 }
 
-TEST_CASE("step 3: tok512 round trips Chinese and other UTF-8 and invalid bytes") {
+TEST_CASE("step 3: tok512 round trips Chinese and other UTF-8 and invalid bytes" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto tok = tok512_or_skip();
   if (!tok) return;
   const std::string texts[] = {
@@ -232,7 +232,7 @@ TEST_CASE("step 3: tok512 round trips Chinese and other UTF-8 and invalid bytes"
   }
 }
 
-TEST_CASE("step 3: decode_piece token by token prints what decode prints") {
+TEST_CASE("step 3: decode_piece token by token prints what decode prints" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const Tokenizer tok = Tokenizer::load(files->tokenizer, 512);
@@ -336,7 +336,7 @@ TEST_CASE("step 4: the lookup equals a one-hot row times the table") {
       }
 }
 
-TEST_CASE("step 4: stories260K's prompt ids pick rows of its embedding table") {
+TEST_CASE("step 4: stories260K's prompt ids pick rows of its embedding table" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
@@ -443,7 +443,7 @@ TEST_CASE("step 6: bad head_dim or theta is InvalidArgument naming the value") {
   }
 }
 
-TEST_CASE("step 7: the table matches the RoPE tables stored in stories260K.bin") {
+TEST_CASE("step 7: the table matches the RoPE tables stored in stories260K.bin" * doctest::test_suite(llm::testing::kModelSuite)) {
   // A legacy llama2.c checkpoint ends with freq_cis_real and freq_cis_imag, (seq_len, D/2) each: cos and sin
   // of pos * 10000^(-2i/D), computed by PyTorch in float32 when the file was exported. The loader skips
   // them; here they check our table (measured agreement: 2.3e-6).

@@ -820,7 +820,7 @@ TEST_CASE("step 7: invalid generate lengths raise InvalidArgument naming the val
 // stories260K: the real model against llama2.c's greedy reference output
 // ================================================================================================
 
-TEST_CASE("stories260K: greedy from Once upon a time reproduces llama2.c with and without the cache") {
+TEST_CASE("stories260K: greedy from Once upon a time reproduces llama2.c with and without the cache" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
@@ -857,7 +857,7 @@ TEST_CASE("stories260K: greedy from Once upon a time reproduces llama2.c with an
   }
 }
 
-TEST_CASE("stories260K: greedy from BOS for 200 tokens reproduces llama2.c byte for byte") {
+TEST_CASE("stories260K: greedy from BOS for 200 tokens reproduces llama2.c byte for byte" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);

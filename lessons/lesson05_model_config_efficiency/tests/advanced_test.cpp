@@ -163,7 +163,7 @@ TEST_CASE("step 1: the count equals the weights a CausalLM really allocates") {
   }
 }
 
-TEST_CASE("step 1: stories260K loaded from disk holds exactly the counted parameters") {
+TEST_CASE("step 1: stories260K loaded from disk holds exactly the counted parameters" * doctest::test_suite(llm::testing::kModelSuite)) {
   const llm::ParameterCount p = llm::count_parameters(ModelConfig::stories260k());
   CHECK_MESSAGE(p.total() == 260032, "stories260K: 260,032 parameters");
   auto files = llm::testing::model_or_skip();
@@ -176,7 +176,7 @@ TEST_CASE("step 1: stories260K loaded from disk holds exactly the counted parame
   CHECK_MESSAGE(allocated(model).total == 260032, "the loaded model holds 260,032 weights");
 }
 
-TEST_CASE("step 1: stories260K's file is the header plus 4 bytes per parameter and per RoPE table entry") {
+TEST_CASE("step 1: stories260K's file is the header plus 4 bytes per parameter and per RoPE table entry" * doctest::test_suite(llm::testing::kModelSuite)) {
   const ModelConfig c = ModelConfig::stories260k();
   // 28 + 4 x (260,032 + 2 x 512 positions x D/2 = 4) = 28 + 4 x 264,128 = 1,056,540.
   CHECK_MESSAGE(llm::llama2c_checkpoint_bytes(c) == 1056540,

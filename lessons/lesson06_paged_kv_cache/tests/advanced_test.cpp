@@ -698,7 +698,7 @@ void check_stories(const llm::CausalLM& model, const ModelConfig& config, const 
 
 }  // namespace
 
-TEST_CASE("stories260K: greedy paged generation from BOS fills the 512-position context like lesson 04") {
+TEST_CASE("stories260K: greedy paged generation from BOS fills the 512-position context like lesson 04" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
@@ -706,7 +706,7 @@ TEST_CASE("stories260K: greedy paged generation from BOS fills the 512-position 
   check_stories(model, ckpt.config, {{llm::Tokenizer::kBos}, 511, 16});  // BOS + 511 = the whole context
 }
 
-TEST_CASE("stories260K: greedy paged generation equals lesson 04 on two prompts with block sizes 1 and 3") {
+TEST_CASE("stories260K: greedy paged generation equals lesson 04 on two prompts with block sizes 1 and 3" * doctest::test_suite(llm::testing::kModelSuite)) {
   auto files = llm::testing::model_or_skip();
   if (!files) return;
   const llm::Checkpoint ckpt = llm::load_checkpoint(files->checkpoint);
