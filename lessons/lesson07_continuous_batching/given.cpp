@@ -111,9 +111,10 @@ Scheduler::Scheduler(BlockPool& pool, SchedulerConfig config) : pool_(&pool), co
 
 void Scheduler::add(Sequence& seq) {
   if (seq.status() != RequestStatus::kWaiting || seq.num_computed() != 0 || seq.table().length() != 0)
-    fail<InvalidArgument>("Scheduler::add: request ", seq.id(), " is ", to_string(seq.status()), " with ",
-                          seq.num_computed(),
-                          " computed positions; only a new waiting request can be queued");
+    fail<InvalidArgument>(
+        "Scheduler::add: request ", seq.id(), " is ", to_string(seq.status()), " with ", seq.num_computed(),
+        " computed positions and ", seq.table().length(),
+        " in its table; only a new waiting request (nothing computed, an empty table) can be queued");
   if (&seq.table().pool() != pool_)
     fail<InvalidArgument>("Scheduler::add: request ", seq.id(),
                           " draws from another block pool than the scheduler");
