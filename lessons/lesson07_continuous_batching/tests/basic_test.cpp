@@ -349,10 +349,10 @@ TEST_CASE("step 3: sequences of different lengths in one batch each get their ow
     float worst = 0.0f;
     for (Index j = 0; j < cfg.vocab_size; ++j)
       worst = std::max(worst, std::fabs(logits(i, j) - full(0, last, j)));
-    CHECK_MESSAGE(worst <= 1e-4f,
-                  "row i is entry i's last token, as lesson 04's forward gives it: each token at its own "
-                  "sequence's position, attending to its own sequence only (max |diff| "
-                      << worst << ")");
+    REQUIRE_MESSAGE(worst <= 1e-4f,
+                    "row i is entry i's last token, as lesson 04's forward gives it: each token at its own "
+                    "sequence's position, attending to its own sequence only (max |diff| "
+                        << worst << ")");
   }
 }
 
@@ -461,9 +461,9 @@ TEST_CASE("step 4: step reports each new token and the finish reason and every b
                   "one output per step that produced a token: " << k + 1 << " tokens, eos included");
   for (size_t i = 0; i <= k; ++i) {
     CAPTURE(i);
-    CHECK_MESSAGE((outs[i].id == id && outs[i].new_tokens == Ids({alone[i]})),
-                  "each step streams its one new token");
-    CHECK_MESSAGE(outs[i].finished() == (i == k), "only the last output is a finished one");
+    REQUIRE_MESSAGE((outs[i].id == id && outs[i].new_tokens == Ids({alone[i]})),
+                    "each step streams its one new token");
+    REQUIRE_MESSAGE(outs[i].finished() == (i == k), "only the last output is a finished one");
   }
   CHECK_MESSAGE(outs[k].finish_reason == FinishReason::kEos, "the last output carries the finish reason");
   CHECK_MESSAGE(outs[k].generated == Ids(alone.begin(), alone.begin() + static_cast<std::ptrdiff_t>(k) + 1),

@@ -7,10 +7,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "causal_lm.h"  // lesson 04 (reference)
@@ -189,28 +191,56 @@ inline int check_against_alone(const llm::CausalLM& model, llm::Engine& engine,
   std::vector<llm::RequestId> ids;
   for (const llm::Request& r : requests) ids.push_back(engine.submit(r));
   const std::map<llm::RequestId, Seen> seen = run_to_end(engine);
+  // One message per property, naming the first request that breaks it and how many do: a mistake in
+  // the engine usually breaks most of them, and fifty identical messages would hide the first one.
+  struct Failure {
+    int count = 0;
+    size_t first = 0;
+    std::string detail;
+  };
+  Failure tokens, streamed, reason, repeated;
+  const auto note = [](Failure& f, size_t i, const std::string& detail) {
+    if (f.count++ == 0) f.first = i, f.detail = detail;
+  };
   int preemptions = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
-    CAPTURE(i);
-    const Expected& e = expected[i];
     const auto it = seen.find(ids[i]);
     REQUIRE_MESSAGE(it != seen.end(), "request " << ids[i] << " never produced an output");
     const Seen& s = it->second;
-    CHECK_MESSAGE(
-        s.generated == e.tokens,
-        "request " << i << (requests[i].sampling.temperature > 0 ? " (sampled)" : " (greedy)")
-                   << ": the continuous batch must give exactly what lesson 04's generate() gives it alone "
-                      "(its own seed and generator, its own history, positions from its own length)");
-    CHECK_MESSAGE(s.streamed == s.generated, "request "
-                                                 << i
-                                                 << ": the tokens streamed step by step must add up to the "
-                                                    "finished answer");
-    CHECK_MESSAGE(s.reason == e.reason, "request " << i << " finished with '" << llm::to_string(s.reason)
-                                                   << "', alone it ends with '" << llm::to_string(e.reason)
-                                                   << "'");
-    CHECK_MESSAGE(s.outputs_after_finish == 0, "request " << i << " was reported again after it finished");
+    const std::string kind = requests[i].sampling.temperature > 0 ? "sampled" : "greedy";
+    const Ids& want = expected[i].tokens;
+    if (s.generated != want) {
+      const auto diff = std::mismatch(s.generated.begin(), s.generated.end(), want.begin(), want.end()).first;
+      note(tokens, i,
+           kind + ", " + std::to_string(s.generated.size()) + " tokens, alone " +
+               std::to_string(want.size()) + ", first difference at token " +
+               std::to_string(diff - s.generated.begin()));
+    }
+    if (s.streamed != s.generated) note(streamed, i, "");
+    if (s.reason != expected[i].reason)
+      note(reason, i,
+           "'" + std::string(llm::to_string(s.reason)) + "', alone '" +
+               std::string(llm::to_string(expected[i].reason)) + "'");
+    if (s.outputs_after_finish != 0) note(repeated, i, "");
     preemptions += s.preemptions;
   }
+  CHECK_MESSAGE(tokens.count == 0, tokens.count
+                                       << " of " << requests.size()
+                                       << " requests differ from lesson 04's generate() alone, the first is "
+                                       << "request " << tokens.first << " (" << tokens.detail
+                                       << "): the continuous batch must give exactly what a request gets "
+                                       << "alone (its own seed and generator, its own history, positions "
+                                       << "from its own length)");
+  CHECK_MESSAGE(streamed.count == 0, streamed.count
+                                         << " requests' streamed tokens (the new_tokens of every step) do "
+                                         << "not add up to their finished answer, the first is request "
+                                         << streamed.first);
+  CHECK_MESSAGE(reason.count == 0, reason.count
+                                       << " requests finished with another reason than alone, the first is "
+                                       << "request " << reason.first << ": " << reason.detail);
+  CHECK_MESSAGE(repeated.count == 0, repeated.count
+                                         << " requests were reported again after they finished, the first "
+                                         << "is request " << repeated.first);
   CHECK_MESSAGE(engine.num_blocks_free() == engine.pool().num_blocks(),
                 "every block is back in the pool once all requests have finished");
   return preemptions;
