@@ -17,11 +17,10 @@ namespace llm {
 Schedule Scheduler::schedule() {
   // TODO(step 2): budget = config_.max_tokens_per_step.
   //   pass 1, over running_ by index, oldest first (preemption removes from the back while you loop):
-  //     decodes_ahead = running sequences not visited yet with num_pending() == 1 (they need 1 token each);
-  //     T = 1 for a decode, else min(num_pending(), budget - decodes_ahead); T <= 0: skip it this step;
+  //     T = min(num_pending(), budget): 1 for a decode, a chunk of a prompt; T == 0: the budget is spent,
+  //       stop pass 1 (only the newest running sequence can be in the middle of its prompt, see the header);
   //     while !pool_->can_allocate(seq->table().blocks_needed(T)): victim = preempt_newest() (step 5),
-  //       record it in out.preempted (if it was a decode still ahead, decodes_ahead - 1); if the victim
-  //       is seq itself, stop pass 1;
+  //       record it in out.preempted; if the victim is seq itself, stop pass 1;
   //     else seq->table().append(T), budget -= T, out.chunks.push_back({seq, T}).
   //   pass 2, only when nothing was preempted: while waiting_ is not empty, num_running() < max_running
   //     and budget > 0: the FRONT fits when pool_->can_allocate(blocks_needed(its num_pending())); if

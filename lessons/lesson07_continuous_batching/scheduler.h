@@ -67,12 +67,13 @@ class Scheduler {
   // ---------------------------------------------------------------------------------------------
 
   // Decides the next step and reserves its slots (BlockTable::append), in two passes.
-  //  pass 1 — the running set, oldest first. A sequence with one pending token (a decode) always gets
-  //    its token: the budget is at least max_running. A sequence in the middle of its prefill gets
-  //    min(pending, budget left after the decodes still to come), or nothing this step if that is 0.
-  //    When the pool cannot give a sequence the blocks of its chunk (BlockTable::blocks_needed), the
-  //    newest running sequence is preempted (preempt_newest, step 5), again until the blocks are there;
-  //    a sequence that has to preempt itself gets nothing this step, and then nothing newer is left.
+  //  pass 1 — the running set, oldest first: each sequence gets min(pending, budget left) tokens — one
+  //    for a decode, a chunk for a prompt. Decodes come first by construction (admission stops when the
+  //    budget does, so only the newest running sequence can be in the middle of its prompt), and the
+  //    budget is at least max_running: every decode gets its token in every step. When the pool cannot
+  //    give a sequence the blocks of its chunk (BlockTable::blocks_needed), the newest running sequence
+  //    is preempted (preempt_newest, step 5), again until the blocks are there; a sequence that has to
+  //    preempt itself gets nothing this step, and then nothing newer is left.
   //  pass 2 — admission, only if nothing was preempted in pass 1: while the running set has room
   //    (max_running), budget is left and the FRONT of the waiting queue fits — all its pending tokens'
   //    blocks free now — it joins the running set (status kRunning) with a chunk of min(pending, budget

@@ -16,21 +16,18 @@ Schedule Scheduler::schedule() {
   Schedule out;
   Index budget = config_.max_tokens_per_step;
 
-  // pass 1: the running set, oldest first. Decodes are reserved their token before any prefill chunk
-  // takes budget: a long prompt must not stall the requests that are already answering.
-  Index decodes_ahead = 0;  // running sequences after the current one that decode (one pending token)
-  for (const Sequence* seq : running_) decodes_ahead += seq->num_pending() == 1;
+  // pass 1: the running set, oldest first. Decodes come first by construction: a sequence is admitted
+  // only while the budget lasts, so everything admitted before it has reached the end of its prompt by
+  // then, and only the newest running sequence can still be in the middle of one. Each decode gets its
+  // token (the budget is at least max_running); that prompt gets what the budget leaves.
   for (size_t i = 0; i < running_.size(); ++i) {  // running_ may shrink from the back (preemption)
     Sequence* seq = running_[i];
-    const bool decode = seq->num_pending() == 1;
-    if (decode) --decodes_ahead;
-    const Index T = decode ? 1 : std::min(seq->num_pending(), budget - decodes_ahead);
-    if (T <= 0) continue;  // a prefill with no budget left this step: it continues in the next one
+    const Index T = std::min(seq->num_pending(), budget);  // 1 for a decode, a chunk of a prompt otherwise
+    if (T == 0) break;  // the budget is spent (by that prompt's chunks in earlier steps: nothing follows it)
     // The pool is short: give back the newest running sequence's blocks until this chunk fits. Victims
     // come from the back, so they were not scheduled yet in this pass — unless it is this one itself.
     bool preempted_self = false;
     while (!pool_->can_allocate(seq->table().blocks_needed(T))) {
-      if (running_.back()->num_pending() == 1 && running_.back() != seq) --decodes_ahead;
       Sequence* victim = preempt_newest();  // step 5
       out.preempted.push_back(victim);
       if (victim == seq) {

@@ -217,7 +217,7 @@ inline int check_against_alone(const llm::CausalLM& model, llm::Engine& engine,
                std::to_string(diff - s.generated.begin()));
     }
     if (s.streamed != s.generated) note(streamed, i, "");
-    if (s.reason != expected[i].reason)
+    if (s.generated == want && s.reason != expected[i].reason)  // different tokens end differently anyway
       note(reason, i,
            "'" + std::string(llm::to_string(s.reason)) + "', alone '" +
                std::string(llm::to_string(expected[i].reason)) + "'");
