@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# run_benchmarks.sh — the benchmarks of lessons 04 and 06 in one command: build the release preset's
+# run_benchmarks.sh — the benchmarks of lessons 04, 06 and 07 in one command: build the release preset's
 # benchmark programs, run the reference and the student build with JSON output, compare them side by side
 # and draw the pictures. Benchmarks report; they never pass or fail.
 #
-#   tools/bench/run_benchmarks.sh                 everything (about two minutes on 2 cores)
-#   tools/bench/run_benchmarks.sh --only lesson06 one lesson's benchmarks (lesson04 or lesson06)
+#   tools/bench/run_benchmarks.sh                 everything (about twenty minutes on 2 cores; lesson 07's
+#                                                 serving workloads take most of it)
+#   tools/bench/run_benchmarks.sh --only lesson06 one lesson's benchmarks (lesson04, lesson06 or lesson07)
 #   tools/bench/run_benchmarks.sh --no-docs       leave docs/ alone: pictures go to the results folder
 #   tools/bench/run_benchmarks.sh -- --full_sweep also the uncached 15M-shape runs at 256 and 512 (+1.5 min)
 #   tools/bench/run_benchmarks.sh -- --benchmark_filter=stories260K   extra flags for both programs
@@ -16,7 +17,8 @@
 # Writes build/release/bench-results/: reference.json, student.json, compare.md (student vs reference),
 # kv_memory.md/.tsv, machine.txt, report.md (every table), plot/*.dat; and the three PNGs into
 # docs/images/ plus the generated tables of docs/benchmarks.md (unless --no-docs). Lesson 06 adds
-# lesson06_{reference,student}.json, lesson06_compare.md, lesson06_report.md and two PNGs.
+# lesson06_{reference,student}.json, lesson06_compare.md, lesson06_report.md and two PNGs; lesson 07
+# lesson07_{reference,student}.json, lesson07_compare.md, lesson07_report.md, l07_timeline/ and two PNGs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -35,10 +37,11 @@ die() { say "error: $*"; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-docs) IMAGES="$RESULTS/images"; DOC=""; shift ;;
-    --only) [ $# -ge 2 ] && [[ "$2" == lesson04 || "$2" == lesson06 ]] || die "--only takes lesson04 or lesson06"
+    --only) [ $# -ge 2 ] && [[ "$2" == lesson04 || "$2" == lesson06 || "$2" == lesson07 ]] ||
+              die "--only takes lesson04, lesson06 or lesson07"
             ONLY="$2"; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -70,8 +73,10 @@ fi
 # --- build (release preset: -O3 -march=native) ----------------------------------------------------
 [ -f "$BUILD/build.ninja" ] || cmake --preset release >/dev/null
 TARGETS=()
-if [ "$ONLY" != lesson06 ]; then TARGETS+=(lesson04_bench_reference lesson04_bench_student lesson04_kv_memory_table generate); fi
-if [ "$ONLY" != lesson04 ]; then TARGETS+=(lesson06_bench_reference lesson06_bench_student); fi
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }  # is lesson $1's part of this run?
+if want lesson04; then TARGETS+=(lesson04_bench_reference lesson04_bench_student lesson04_kv_memory_table generate); fi
+if want lesson06; then TARGETS+=(lesson06_bench_reference lesson06_bench_student); fi
+if want lesson07; then TARGETS+=(lesson07_bench_reference lesson07_bench_student); fi
 cmake --build --preset release --target "${TARGETS[@]}"
 mkdir -p "$RESULTS"
 
@@ -98,7 +103,7 @@ if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
   say "warning: load average is $load — other programs are running, timings will be slower and noisier"
 fi
 
-if [ "$ONLY" != lesson06 ]; then  # lesson 04
+if want lesson04; then
 # --- run: the reference, then the student's build of the same source ------------------------------
 say "reference (lesson04_bench_reference) -> $RESULTS/reference.json"
 "$BENCH_DIR/lesson04_bench_reference" --benchmark_out="$RESULTS/reference.json" --benchmark_out_format=json \
@@ -128,7 +133,7 @@ python3 "$ROOT/tools/bench/render.py" --results "$RESULTS" --images "$IMAGES" ${
 fi  # lesson 04
 
 # --- lesson 06: the paged KV cache (bench/paged_bench.cpp; --full_sweep is lesson 04's own flag) ------
-if [ "$ONLY" != lesson04 ]; then
+if want lesson06; then
   L06_DIR="$BUILD/lessons/lesson06_paged_kv_cache"
   L06_EXTRA=()
   for arg in "${EXTRA[@]}"; do
@@ -146,4 +151,30 @@ if [ "$ONLY" != lesson04 ]; then
     --markdown "$RESULTS/lesson06_compare.md"
   echo
   python3 "$ROOT/tools/bench/render_lesson06.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}
+fi
+
+# --- lesson 07: continuous batching (bench/serve_bench.cpp) -------------------------------------------
+# The reference runs everything (the three serving policies on both models, the batched decode step) and
+# writes the KV-over-time files; the student's build runs only what depends on the student's code at one
+# batch size (continuous batching at N = 16 and the batched decode step): the baselines are lesson 04's
+# reference in both builds, and the whole sweep takes a quarter of an hour.
+if want lesson07; then
+  L07_DIR="$BUILD/lessons/lesson07_continuous_batching"
+  L07_EXTRA=()
+  for arg in "${EXTRA[@]}"; do
+    if [ "$arg" != "--full_sweep" ]; then L07_EXTRA+=("$arg"); fi
+  done
+  rm -rf "$RESULTS/l07_timeline" && mkdir -p "$RESULTS/l07_timeline"
+  say "lesson 07 reference (lesson07_bench_reference) -> $RESULTS/lesson07_reference.json"
+  "$L07_DIR/lesson07_bench_reference" --benchmark_out="$RESULTS/lesson07_reference.json" --benchmark_out_format=json \
+    --timeline_dir="$RESULTS/l07_timeline" "${L07_EXTRA[@]}"
+  say "lesson 07 student (lesson07_bench_student) -> $RESULTS/lesson07_student.json"
+  "$L07_DIR/lesson07_bench_student" --benchmark_out="$RESULTS/lesson07_student.json" --benchmark_out_format=json \
+    --benchmark_filter='continuous/N:16/|DecodeStep_Batched' "${L07_EXTRA[@]}"
+  echo
+  say "lesson 07: student vs reference (time per run; ratio > 1: the student's code is slower)"
+  python3 "$ROOT/tools/bench/compare.py" "$RESULTS/lesson07_reference.json" "$RESULTS/lesson07_student.json" \
+    --markdown "$RESULTS/lesson07_compare.md"
+  echo
+  python3 "$ROOT/tools/bench/render_lesson07.py" --results "$RESULTS" --images "$IMAGES" ${DOC:+--doc "$DOC"}
 fi
