@@ -205,6 +205,17 @@ def metrics(port: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int, thread: str | None = None) -> float:
+    """User + system CPU time so far (Linux /proc) of a process, or of its threads named `thread`."""
+    def stat(path: Path) -> float:
+        fields = path.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if thread is None:
+        return stat(Path(f"/proc/{pid}/stat"))
+    return sum(stat(t / "stat") for t in Path(f"/proc/{pid}/task").iterdir()
+               if (t / "comm").read_text().strip() == thread)
+
+
 def wait_metric(port: int, pred, what: str, timeout: float = 10) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -400,12 +411,14 @@ def scenario_load() -> None:
 
     with Server(*shlex.split(ARGS.server_args)) as srv:
         threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        cpu0, engine0 = cpu_seconds(srv.proc.pid), cpu_seconds(srv.proc.pid, "llm-engine")
         t0 = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.monotonic() - t0
+        cpu, engine_cpu = cpu_seconds(srv.proc.pid) - cpu0, cpu_seconds(srv.proc.pid, "llm-engine") - engine0
         errors = [r for r in results if not r[2]]
         check(len(results) == clients * per_client, f"{len(results)} results for {clients * per_client} requests")
         check(not errors, f"{len(errors)} of {len(results)} requests failed; first: {errors[0][3] if errors else ''}",
@@ -433,7 +446,8 @@ def scenario_load() -> None:
               f"{tokens / wall:.0f} tok/s, {clients * per_client / wall:.1f} requests/s; "
               f"request latency p50 {q(lat, 0.5) * 1e3:.0f} ms p95 {q(lat, 0.95) * 1e3:.0f} ms; "
               f"TTFT (streamed) p50 {q(ttfts, 0.5) * 1e3:.0f} ms p95 {q(ttfts, 0.95) * 1e3:.0f} ms; "
-              f"{steps:.0f} engine steps, {m['llm_engine_step_tokens_total'] / max(steps, 1):.1f} tokens per step "
+              f"{steps:.0f} engine steps, {m['llm_engine_step_tokens_total'] / max(steps, 1):.1f} tokens per step, "
+              f"server CPU {cpu:.2f} s (engine thread {engine_cpu:.2f} s) "
               f"(server's TTFT mean {m['llm_time_to_first_token_seconds_sum'] / max(m['llm_time_to_first_token_seconds_count'], 1) * 1e3:.0f} ms, "
               f"time per output token mean {m['llm_time_per_output_token_seconds_sum'] / max(m['llm_time_per_output_token_seconds_count'], 1) * 1e3:.1f} ms)")
 

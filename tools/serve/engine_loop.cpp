@@ -2,6 +2,8 @@
 // step, turn tokens into text for the waiting HTTP threads, publish the gauges; sleep when idle.
 #include "engine_loop.h"
 
+#include <pthread.h>
+
 #include <iostream>
 #include <set>
 #include <utility>
@@ -92,6 +94,7 @@ EngineLoop::EngineLoop(const CausalLM& model, const Tokenizer& tokenizer, LoopCo
       engine_(std::make_unique<Engine>(model, config.engine)) {
   publish(0);
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "llm-engine");  // for top -H and the load test's CPU split
 }
 
 EngineLoop::~EngineLoop() { stop(); }
