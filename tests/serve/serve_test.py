@@ -88,11 +88,18 @@ class Server:
         self.port = int(m.group(1))
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # A clean end is part of every test: SIGTERM, exit 0 (under ASan, its leak check runs then).
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.wait_exit(20)
+        if rc is None:
             self.proc.kill()
-        if self.proc:
             self.proc.wait()
+        if exc_type is None and rc != 0:
+            raise Failure(f"the server {'did not exit within 20 s of SIGTERM' if rc is None else f'exited with {rc}'}"
+                          f"\n--- its stderr ---\n{self.stderr()[-4000:]}")
 
     def stderr(self) -> str:
         self.err.seek(0)
@@ -251,6 +258,8 @@ def generate(prompt: str, body: dict) -> tuple[str, int]:
            "--top-k", str(s["top_k"]), "--top-p", repr(s["top_p"]), "--repeat-penalty",
            repr(s["repetition_penalty"]), "-s", str(s["seed"]), *model_dir_args()]
     r = subprocess.run(cmd, capture_output=True, timeout=120)
+    if r.returncode == 1 and b"not found" in r.stderr and os.environ.get("LLM_REQUIRE_MODEL", "") in ("", "0"):
+        raise Skip("stories260K not found")
     check(r.returncode == 0, f"generate failed: {shlex.join(cmd)}", r.stderr.decode(errors="replace"))
     out = r.stdout.decode("utf-8", errors="replace")
     check(out.startswith(prompt) and out.endswith("\n"), f"generate's output does not start with the prompt: {out!r}")
