@@ -76,7 +76,7 @@ class Server:
             if not byte:
                 break
             line += byte
-        m = re.match(rb"serve: listening on http://[^:]+:(\d+)", line)
+        m = re.match(rb"serve: listening on http://(?:\[[^]]+\]|[^:/]+):(\d+)", line)
         if not m:
             self.proc.kill()
             self.proc.wait()

@@ -224,7 +224,8 @@ int main(int argc, char** argv) {
               << " positions (" << llm::kv_cache_bytes(cfg, o.blocks * o.block_size)
               << " bytes of KV cache), up to " << o.max_running << " requests per batch, " << o.threads_http
               << " HTTP threads\n";
-    std::cout << "serve: listening on http://" << o.host << ":" << port << std::endl;
+    const bool ipv6 = o.host.find(':') != std::string::npos;  // a URL writes it as [::1]
+    std::cout << "serve: listening on http://" << (ipv6 ? "[" + o.host + "]" : o.host) << ":" << port << std::endl;
 
     std::atomic<bool> listening_ended = false;
     std::thread listener([&] {
