@@ -90,11 +90,16 @@ class Slot:
     def student_archive(self, lesson: Lesson) -> Path:
         return self.tree / "lessons" / lesson.dir / f"lib{lesson.name}_student.a"
 
-    def framework_archives(self, lesson: Lesson) -> list[Path]:
-        """What the lesson's test programs link besides the student's code (for the symbol check)."""
-        own = (f"lib{lesson.name}_reference.a",)
-        return [a for a in sorted(self.tree.rglob("*.a"))
-                if not a.name.endswith(("_student.a", "_caselist_stubs.a")) and a.name not in own]
+    def framework_archives(self, lesson: Lesson, suites: list[str]) -> list[Path]:
+        """The archives the suites' test programs link besides the student's code (for the symbol check):
+        read from the link commands ninja would run, so an archive left in a reused folder by an older build
+        of the course is never mistaken for part of it."""
+        archives: set[Path] = set()
+        for suite in suites:
+            r = gl.run(["ninja", "-C", str(self.tree), "-t", "commands", f"{lesson.name}_{suite}_student"])
+            link = r.out.strip().splitlines()[-1] if r.rc == 0 and r.out.strip() else ""
+            archives |= {self.tree / w for w in link.split() if w.endswith(".a")}
+        return sorted(a for a in archives if not a.name.endswith("_student.a") and a.is_file())
 
     def build_lesson(self, lesson: Lesson, suites: list[str], jobs: int, log: Path, timeout: float,
                      paths: dict[str, str]) -> tuple[str, str, dict[str, tuple[str, str]]]:

@@ -19,6 +19,7 @@ from gradelib import list_cases  # noqa: E402
 from sandbox import Sandbox  # noqa: E402
 
 OUTPUT_KEEP = 4000  # characters of a lost case's output kept for the reports
+LISTING_KEEP = 1 << 20  # bytes of a case listing read back whole (a suite's names are a few KB)
 STARTUP_TIMEOUT = 10.0
 HIDDEN_REASONS = {"failed": "hidden case: a check failed or an exception escaped",
                   "crashed": "hidden case: the process crashed", "timeout": "hidden case: timed out",
@@ -53,7 +54,10 @@ class Runner:
     model: Path | None
     scratch: Path
 
-    def _run(self, exe: Path, args: list[str], timeout: float) -> tuple[int, bool, float, bytes | None, str]:
+    def _run(self, exe: Path, args: list[str], timeout: float,
+             keep: int = OUTPUT_KEEP) -> tuple[int, bool, float, bytes | None, str]:
+        """Runs one sandboxed process; returns (exit status, timed out, seconds, XML report, the last `keep`
+        characters of its output)."""
         self.scratch.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="case-", dir=self.scratch))
         try:
@@ -67,8 +71,8 @@ class Runner:
                 output=output)
             xml = report.read_bytes() if report.is_file() and not report.is_symlink() else None
             with output.open("rb") as f:
-                f.seek(max(0, output.stat().st_size - 4 * OUTPUT_KEEP))
-                text = f.read().decode("utf-8", "replace")[-OUTPUT_KEEP:]
+                f.seek(max(0, output.stat().st_size - 4 * keep))
+                text = f.read().decode("utf-8", "replace")[-keep:]
             return rc, timed_out, seconds, xml, text
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -80,7 +84,7 @@ class Runner:
 
     def listing(self, exe: Path, extra: list[str]) -> tuple[str, list[str]]:
         rc, timed_out, seconds, _, text = self._run(exe, ["--list-test-cases", "--no-version", *extra],
-                                                    min(self.timeout, STARTUP_TIMEOUT))
+                                                    min(self.timeout, STARTUP_TIMEOUT), LISTING_KEEP)
         if timed_out or rc == -signal.SIGXCPU:
             return f"does not start: still running after {min(self.timeout, STARTUP_TIMEOUT):g} s before any test ran " \
                    "(an endless loop in code that runs before main, e.g. a global object's constructor?)", []
@@ -88,6 +92,9 @@ class Runner:
             how = f"killed by {signal_name(-rc)}" if rc < 0 else f"exit status {rc}"
             return f"does not start: {how} before any test ran (code that runs before main, e.g. a global " \
                    f"object's constructor): {text.strip()[-300:]}", []
+        if len(text) >= LISTING_KEEP:  # never grade a suite from a cut list: a case would silently vanish
+            return f"does not start: its case list is longer than {LISTING_KEEP} characters " \
+                   "(code before main printing?)", []
         return "", list_cases(text)
 
     def run(self, exe: Path, case: str, hidden: bool) -> CaseResult:

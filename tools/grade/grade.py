@@ -104,7 +104,9 @@ def grade_one(name: str, path: Path, slot: Slot, opt: Options, lessons: list[Les
             status, err, suite_status = slot.build_lesson(ls, suites_of[ls.name], opt.jobs, log, opt.build_timeout,
                                                           paths)
             if status == "ok" and opt.symbol_check:
-                rec["problems"] = symbols.check(slot.student_archive(ls), ls.stubs, slot.framework_archives(ls))
+                linked = [s for s, (st, _) in suite_status.items() if st == "ok"]
+                rec["problems"] = symbols.check(slot.student_archive(ls), ls.stubs,
+                                                slot.framework_archives(ls, linked))
                 if rec["problems"]:
                     status, err = "refused", rec["problems"][0]
                     suite_status = {s: ("refused", err) for s in suite_status}

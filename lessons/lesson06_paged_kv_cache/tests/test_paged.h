@@ -35,7 +35,7 @@ inline Ids contiguous_greedy(const llm::CausalLM& model, const Ids& prompt, int 
                              std::optional<std::int32_t> eos = std::nullopt) {
   llm::GenerateOptions options;
   options.max_new_tokens = max_new_tokens;
-  options.temperature = 0.0f;  // greedy
+  options.sampling.temperature = 0.0f;  // greedy
   options.eos_token_id = eos;
   const llm::IdTensor seq = model.generate(llm::make_ids({prompt}), options);
   return Ids(seq.data(), seq.data() + seq.numel());
