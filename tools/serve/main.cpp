@@ -89,7 +89,7 @@ struct Options {
 
 template <typename T>
 T parse_in(std::string_view flag, std::string_view text, T lo, T hi) {
-  const T v = llm::cli::parse_number<T, UsageError>(flag, text);
+  const T v = llm::parse_number<T, UsageError>(flag, text);
   if (v < lo || v > hi) llm::fail<UsageError>(flag, " = ", v, " must be in [", lo, ", ", hi, "]");
   return v;
 }
@@ -115,9 +115,9 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--max-running") {
       o.max_running = parse_in<llm::Index>(flag, value(), 1, llm::kMaxRunning);
     } else if (flag == "--blocks") {
-      o.blocks = llm::cli::parse_number<llm::Index, UsageError>(flag, value());  // the pool checks it
+      o.blocks = llm::parse_number<llm::Index, UsageError>(flag, value());  // the pool checks it
     } else if (flag == "--block-size") {
-      o.block_size = llm::cli::parse_number<llm::Index, UsageError>(flag, value());
+      o.block_size = llm::parse_number<llm::Index, UsageError>(flag, value());
     } else if (flag == "--max-body-bytes") {
       o.max_body_bytes = parse_in<std::size_t>(flag, value(), 1, std::size_t{1} << 30);
     } else if (flag == "--max-queue") {
