@@ -75,7 +75,7 @@ TEST_CASE("engine request refused at submission") {
   expect<InvalidArgument>([&] { engine.submit(r); }, {"top_p = 1.5", "(0, 1]"});
   r = request({5}, 4);
   r.sampling.repetition_penalty = 0.0f;
-  expect<InvalidArgument>([&] { engine.submit(r); }, {"repetition_penalty = 0", "> 0"});
+  expect<InvalidArgument>([&] { engine.submit(r); }, {"repetition_penalty = 0", "[0.001, 1000]"});
   r = request({5}, 4);
   r.eos_token_id = 64;
   expect<InvalidArgument>([&] { engine.submit(r); }, {"eos_token_id = 64", "[0, 64)"});

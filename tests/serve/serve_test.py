@@ -503,7 +503,7 @@ def scenario_bad_input() -> None:
         ("top_k below -1", 400, {**ok, "top_k": -2}, "top_k", r"top_k = -2 must be in \[-1, 2147483647\]", None),
         ("top_k fractional", 400, {**ok, "top_k": 4.5}, "top_k", r"must be an integer", None),
         ("repetition_penalty zero", 400, {**ok, "repetition_penalty": 0}, "repetition_penalty",
-         r"repetition_penalty = 0 must be finite and > 0", None),
+         r"repetition_penalty = 0 must be in \[0\.001, 1000\]", None),
         ("seed negative", 400, {**ok, "seed": -1}, "seed", r"seed must be an integer in \[0, 18446744073709551615\], got -1", None),
         ("seed above 2^64-1", 400, {**ok, "seed": 2**64}, "seed", r"seed must be an integer", None),
         ("stop of the wrong type", 400, {**ok, "stop": 3}, "stop", r"stop must be a string or an array of strings", None),

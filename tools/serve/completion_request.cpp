@@ -150,8 +150,9 @@ CompletionRequest parse_completion_request(std::string_view body, const ServedMo
     r.sampling.top_k = static_cast<int>(integer(*v, "top_k", -1, std::numeric_limits<std::int32_t>::max()));
   if (const json* v = get("repetition_penalty")) {
     const double p = number(*v, "repetition_penalty");
-    if (!(p > 0.0 && std::isfinite(p) && p <= std::numeric_limits<float>::max()))
-      bad("repetition_penalty", "repetition_penalty = " + quote(*v) + " must be finite and > 0 (1: off)");
+    if (!(p >= kMinRepetitionPenalty && p <= kMaxRepetitionPenalty))  // lesson 04's range (sampler.h)
+      bad("repetition_penalty", detail::concat("repetition_penalty = ", quote(*v), " must be in [",
+                                               kMinRepetitionPenalty, ", ", kMaxRepetitionPenalty, "] (1: off)"));
     r.sampling.repetition_penalty = static_cast<float>(p);
   }
   if (const json* v = get("seed")) {
