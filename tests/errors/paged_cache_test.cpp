@@ -19,6 +19,7 @@
 #include "paged_attention.h"
 #include "paged_model.h"
 #include "prefix_cache.h"
+#include "expect_message.h"
 #include "test_support.h"
 
 using llm::BlockPool;
@@ -30,46 +31,34 @@ using llm::OutOfBlocks;
 using llm::Shape;
 using llm::Tensor;
 using Ids = std::vector<std::int32_t>;
-
-namespace {
-
-// The message of the E that f() throws, which must contain every part (the value and the limit).
-template <typename E, typename F>
-void expect(F&& f, std::initializer_list<std::string> parts) {
-  const std::string msg = llm::testing::error_message<E>(f);
-  if (std::getenv("LLM_SHOW_ERRORS")) std::cout << "  " << msg << "\n";
-  for (const std::string& part : parts)
-    CHECK_MESSAGE(llm::testing::contains(msg, part), "the message must contain '" << part << "': " << msg);
-}
-
-}  // namespace
+using llm::testing::expect_message;
 
 TEST_CASE("paged pool size out of range") {
   const ModelConfig cfg = ModelConfig::tiny();
-  expect<InvalidArgument>([&] { BlockPool(cfg, 8, 0); }, {"block_size = 0", "[1, 4096]"});
-  expect<InvalidArgument>([&] { BlockPool(cfg, 8, 4097); }, {"block_size = 4097", "[1, 4096]"});
-  expect<InvalidArgument>([&] { BlockPool(cfg, 0, 16); }, {"num_blocks = 0", "[1, 16777216]"});
-  expect<InvalidArgument>([&] { BlockPool(cfg, -5, 16); }, {"num_blocks = -5"});
-  expect<InvalidArgument>([&] { BlockPool(cfg, Index{1} << 24, 4096); },
+  expect_message<InvalidArgument>([&] { BlockPool(cfg, 8, 0); }, {"block_size = 0", "[1, 4096]"});
+  expect_message<InvalidArgument>([&] { BlockPool(cfg, 8, 4097); }, {"block_size = 4097", "[1, 4096]"});
+  expect_message<InvalidArgument>([&] { BlockPool(cfg, 0, 16); }, {"num_blocks = 0", "[1, 16777216]"});
+  expect_message<InvalidArgument>([&] { BlockPool(cfg, -5, 16); }, {"num_blocks = -5"});
+  expect_message<InvalidArgument>([&] { BlockPool(cfg, Index{1} << 24, 4096); },
                           {"16777216 blocks x block_size 4096", "more than the limit of 4294967296 bytes"});
 }
 
 TEST_CASE("paged block id outside the pool") {
   BlockPool pool(ModelConfig::tiny(), 8, 4);
-  expect<InvalidArgument>([&] { pool.release(-1); }, {"block -1", "[0, 8)"});
-  expect<InvalidArgument>([&] { pool.retain(8); }, {"block 8", "[0, 8)"});
-  expect<InvalidArgument>([&] { (void)pool.ref_count(8); }, {"block 8", "[0, 8)"});
-  expect<InvalidArgument>([&] { (void)pool.keys(0, 9, 0); }, {"block 9", "[0, 8)"});
+  expect_message<InvalidArgument>([&] { pool.release(-1); }, {"block -1", "[0, 8)"});
+  expect_message<InvalidArgument>([&] { pool.retain(8); }, {"block 8", "[0, 8)"});
+  expect_message<InvalidArgument>([&] { (void)pool.ref_count(8); }, {"block 8", "[0, 8)"});
+  expect_message<InvalidArgument>([&] { (void)pool.keys(0, 9, 0); }, {"block 9", "[0, 8)"});
   const llm::BlockId id = pool.allocate();
-  expect<InvalidArgument>([&] { (void)pool.keys(2, id, 0); }, {"layer 2", "[0, 2)"});
-  expect<InvalidArgument>([&] { (void)pool.values(0, id, 2); }, {"KV head 2", "[0, 2)"});
+  expect_message<InvalidArgument>([&] { (void)pool.keys(2, id, 0); }, {"layer 2", "[0, 2)"});
+  expect_message<InvalidArgument>([&] { (void)pool.values(0, id, 2); }, {"KV head 2", "[0, 2)"});
 }
 
 TEST_CASE("paged double free") {
   BlockPool pool(ModelConfig::tiny(), 8, 4);
   for (int i = 0; i < 4; ++i) pool.allocate();
   pool.release(3);
-  expect<InvalidArgument>([&] { pool.release(3); }, {"block 3", "already free", "double free"});
+  expect_message<InvalidArgument>([&] { pool.release(3); }, {"block 3", "already free", "double free"});
   CHECK_MESSAGE(pool.num_free() == 5, "a refused release changes nothing");
 }
 
@@ -77,26 +66,26 @@ TEST_CASE("paged use after free") {
   BlockPool pool(ModelConfig::tiny(), 8, 4);
   for (int i = 0; i < 4; ++i) pool.allocate();
   pool.release(3);
-  expect<InvalidArgument>([&] { pool.retain(3); }, {"block 3", "use after free"});
-  expect<InvalidArgument>([&] { (void)pool.keys(0, 3, 0); }, {"block 3", "use after free"});
-  expect<InvalidArgument>([&] { pool.set_block_hash(3, 42); }, {"block 3", "free"});
+  expect_message<InvalidArgument>([&] { pool.retain(3); }, {"block 3", "use after free"});
+  expect_message<InvalidArgument>([&] { (void)pool.keys(0, 3, 0); }, {"block 3", "use after free"});
+  expect_message<InvalidArgument>([&] { pool.set_block_hash(3, 42); }, {"block 3", "free"});
   BlockTable table(pool);
   table.append(2);
   table.release();
-  expect<InvalidArgument>([&] { (void)table.slot(0); }, {"position 0", "[0, 0)"});
+  expect_message<InvalidArgument>([&] { (void)table.slot(0); }, {"position 0", "[0, 0)"});
 }
 
 TEST_CASE("paged pool exhausted") {
   BlockPool pool(ModelConfig::tiny(), 2, 4);
   BlockTable table(pool);
-  expect<OutOfBlocks>([&] { table.append(9); }, {"9 positions", "needs 3 blocks", "2 free of 2"});
+  expect_message<OutOfBlocks>([&] { table.append(9); }, {"9 positions", "needs 3 blocks", "2 free of 2"});
   CHECK_MESSAGE((table.length() == 0 && pool.num_free() == 2), "a refused append changes nothing");
   table.append(8);
-  expect<OutOfBlocks>([&] { pool.allocate(); }, {"all 2 blocks are in use"});
+  expect_message<OutOfBlocks>([&] { pool.allocate(); }, {"all 2 blocks are in use"});
   BlockTable child = table.fork();
   table.crop(7);
   child.crop(7);  // both share a partial block now, and the pool is full: the copy has nowhere to go
-  expect<OutOfBlocks>([&] { child.append(1); }, {"needs 1 blocks", "0 free of 2"});
+  expect_message<OutOfBlocks>([&] { child.append(1); }, {"needs 1 blocks", "0 free of 2"});
 }
 
 TEST_CASE("paged position outside the table") {
@@ -104,19 +93,19 @@ TEST_CASE("paged position outside the table") {
   BlockPool pool(cfg, 4, 4);
   BlockTable table(pool);
   table.append(6);
-  expect<InvalidArgument>([&] { (void)table.slot(6); }, {"position 6", "[0, 6)"});
-  expect<InvalidArgument>([&] { (void)table.slot(-1); }, {"position -1"});
+  expect_message<InvalidArgument>([&] { (void)table.slot(6); }, {"position 6", "[0, 6)"});
+  expect_message<InvalidArgument>([&] { (void)table.slot(-1); }, {"position -1"});
   const Tensor kv = llm::testing::seeded(Shape{3, 16}, 1);
-  expect<InvalidArgument>([&] { llm::store_kv(table, 0, 4, kv, kv); }, {"[4, 7)", "[0, 6)"});
-  expect<InvalidArgument>([&] { (void)llm::paged_attention(table, 0, -1, llm::testing::seeded(Shape{1, 32}, 2)); },
+  expect_message<InvalidArgument>([&] { llm::store_kv(table, 0, 4, kv, kv); }, {"[4, 7)", "[0, 6)"});
+  expect_message<InvalidArgument>([&] { (void)llm::paged_attention(table, 0, -1, llm::testing::seeded(Shape{1, 32}, 2)); },
                           {"[-1, 0)"});
-  expect<InvalidArgument>([&] { llm::store_kv(table, 2, 0, kv, kv); }, {"layer 2", "[0, 2)"});
-  expect<llm::ShapeError>([&] { llm::store_kv(table, 0, 0, llm::testing::seeded(Shape{3, 8}, 3), kv); },
+  expect_message<InvalidArgument>([&] { llm::store_kv(table, 2, 0, kv, kv); }, {"layer 2", "[0, 2)"});
+  expect_message<llm::ShapeError>([&] { llm::store_kv(table, 0, 0, llm::testing::seeded(Shape{3, 8}, 3), kv); },
                           {"(3, 8)", "(T, 16)"});
-  expect<llm::ShapeError>([&] { (void)llm::paged_attention(table, 0, 0, llm::testing::seeded(Shape{1, 12}, 4)); },
+  expect_message<llm::ShapeError>([&] { (void)llm::paged_attention(table, 0, 0, llm::testing::seeded(Shape{1, 12}, 4)); },
                           {"(1, 12)", "D = 8"});
-  expect<InvalidArgument>([&] { table.crop(7); }, {"crop to 7", "holds 6"});
-  expect<InvalidArgument>([&] { (void)table.blocks_needed(-2); }, {"n = -2"});
+  expect_message<InvalidArgument>([&] { table.crop(7); }, {"crop to 7", "holds 6"});
+  expect_message<InvalidArgument>([&] { (void)table.blocks_needed(-2); }, {"n = -2"});
 }
 
 TEST_CASE("paged prefix cache misuse") {
@@ -126,10 +115,10 @@ TEST_CASE("paged prefix cache misuse") {
   BlockTable table(pool), foreign(other);
   table.append(5);
   const Ids tokens = {1, 2, 3, 4, 5, 6};
-  expect<InvalidArgument>([&] { cache.attach(table, tokens); }, {"already holds 5 positions", "empty"});
-  expect<InvalidArgument>([&] { cache.attach(foreign, tokens); }, {"another block pool"});
-  expect<InvalidArgument>([&] { cache.publish(table, Ids{1, 2}); }, {"2 tokens", "5 positions"});
-  expect<InvalidArgument>([&] { table.append_cached_block(0); }, {"length 5", "block_size 4"});
+  expect_message<InvalidArgument>([&] { cache.attach(table, tokens); }, {"already holds 5 positions", "empty"});
+  expect_message<InvalidArgument>([&] { cache.attach(foreign, tokens); }, {"another block pool"});
+  expect_message<InvalidArgument>([&] { cache.publish(table, Ids{1, 2}); }, {"2 tokens", "5 positions"});
+  expect_message<InvalidArgument>([&] { table.append_cached_block(0); }, {"length 5", "block_size 4"});
 }
 
 TEST_CASE("paged forward tokens or pool that do not fit the model") {
@@ -137,16 +126,16 @@ TEST_CASE("paged forward tokens or pool that do not fit the model") {
   const llm::CausalLM model(cfg, 1);
   BlockPool pool(cfg, 20, 4);
   BlockTable table(pool);
-  expect<InvalidArgument>([&] { llm::paged_forward(model, table, Ids{3, 64}); },
+  expect_message<InvalidArgument>([&] { llm::paged_forward(model, table, Ids{3, 64}); },
                           {"token id 64", "index 1", "[0, 64)"});
-  expect<InvalidArgument>([&] { llm::paged_forward(model, table, Ids{}); }, {"tokens is empty"});
-  expect<InvalidArgument>([&] { llm::paged_forward(model, table, Ids(65, 3)); },
+  expect_message<InvalidArgument>([&] { llm::paged_forward(model, table, Ids{}); }, {"tokens is empty"});
+  expect_message<InvalidArgument>([&] { llm::paged_forward(model, table, Ids(65, 3)); },
                           {"sequence length 65", "max_position_embeddings = 64"});
   ModelConfig wide = cfg;
   wide.num_key_value_heads = 4;
   BlockPool wrong(wide, 4, 4);
   BlockTable wrong_table(wrong);
-  expect<InvalidArgument>([&] { llm::paged_forward(model, wrong_table, Ids{3}); },
+  expect_message<InvalidArgument>([&] { llm::paged_forward(model, wrong_table, Ids{3}); },
                           {"4 KV heads", "2 KV heads", "another model"});
   CHECK_MESSAGE((table.length() == 0 && pool.num_free() == 20), "refused forwards take no slot");
 }
@@ -157,17 +146,17 @@ TEST_CASE("paged generate options out of range") {
   BlockPool pool(cfg, 20, 4), other(cfg, 4, 4);
   llm::PrefixCache foreign(other);
   const Ids prompt = {1, 2, 3};
-  expect<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.max_new_tokens = -1}); },
+  expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.max_new_tokens = -1}); },
                           {"max_new_tokens = -1", ">= 0"});
-  expect<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.max_new_tokens = 62}); },
+  expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.max_new_tokens = 62}); },
                           {"3 tokens + max_new_tokens 62 = 65", "max_position_embeddings = 64"});
-  expect<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.eos_token_id = 64}); },
+  expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.eos_token_id = 64}); },
                           {"eos_token_id = 64", "[0, 64)"});
-  expect<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.prefill_chunk = -1}); },
+  expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.prefill_chunk = -1}); },
                           {"prefill_chunk = -1", ">= 0"});
-  expect<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.prefix_cache = &foreign}); },
+  expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.prefix_cache = &foreign}); },
                           {"another block pool"});
-  expect<InvalidArgument>([&] { llm::paged_generate(model, pool, Ids{}, {}); }, {"prompt is empty"});
+  expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, Ids{}, {}); }, {"prompt is empty"});
   CHECK_MESSAGE(pool.num_free() == 20, "refused generations take no block");
 }
 
@@ -176,7 +165,7 @@ TEST_CASE("paged generation that runs out of blocks") {
   cfg.tie_word_embeddings = false;
   const llm::CausalLM model(cfg, 1);
   BlockPool pool(cfg, 3, 4);  // 12 positions
-  expect<OutOfBlocks>([&] { llm::paged_generate(model, pool, Ids{1, 2, 3}, {.max_new_tokens = 20}); },
+  expect_message<OutOfBlocks>([&] { llm::paged_generate(model, pool, Ids{1, 2, 3}, {.max_new_tokens = 20}); },
                       {"needs 1 blocks", "0 free of 3"});
   CHECK_MESSAGE(pool.num_free() == 3, "the failed generation released its blocks: nothing leaked");
 }

@@ -306,15 +306,21 @@ def plots(r, results_dir, images_dir):
                  table[(m, c)].get("MQA")) for (m, c) in order]
         write_dat(os.path.join(plot_dir, "kv_memory.dat"), ["label", "MHA_MiB", "GQA_MiB", "MQA_MiB"], rows)
 
+    return gnuplot_all("render.py", (("decode_step.gp", "decode_step_vs_position.png"),
+                                     ("generation.gp", "generation_vs_new_tokens.png"),
+                                     ("kv_memory.gp", "kv_cache_memory.png")), plot_dir, images_dir)
+
+
+def gnuplot_all(who, jobs, plot_dir, images_dir, extra=""):
+    """Runs each (script, picture) of `jobs` with gnuplot on the .dat files of plot_dir; returns the pictures
+    made (a failing script is reported on stderr and skipped: the tables still reach the page)."""
     made = []
-    for script, out in (("decode_step.gp", "decode_step_vs_position.png"),
-                        ("generation.gp", "generation_vs_new_tokens.png"),
-                        ("kv_memory.gp", "kv_cache_memory.png")):
+    for script, out in jobs:
         target = os.path.join(images_dir, out)
-        cmd = ["gnuplot", "-e", f"datadir='{plot_dir}'; out='{target}'", os.path.join(HERE, script)]
+        cmd = ["gnuplot", "-e", f"datadir='{plot_dir}'; out='{target}'{extra}", os.path.join(HERE, script)]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
-            sys.stderr.write(f"render.py: gnuplot {script} failed:\n{res.stderr}")
+            sys.stderr.write(f"{who}: gnuplot {script} failed:\n{res.stderr}")
         else:
             made.append(target)
     return made
@@ -334,6 +340,24 @@ def update_doc(doc, blocks):
             sys.stderr.write(f"render.py: {doc} has no block '{key}'; left as it is\n")
     with open(doc, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def publish(who, r, report, blocks, made, doc, targets_key):
+    """The end of every renderer: say which reference benchmarks were skipped, write every table into
+    `report`, replace the page's generated blocks (doc), and print what was made and the targets table."""
+    if r.errors:
+        sys.stderr.write(f"{who}: {len(r.errors)} reference benchmarks were skipped, e.g. {r.errors[0][0]}: "
+                         f"{r.errors[0][1]}\n")
+    with open(report, "w", encoding="utf-8") as f:
+        for key, body in blocks.items():
+            f.write(f"## {key}\n\n{body.rstrip()}\n\n")
+    if doc:
+        update_doc(doc, blocks)
+    print(f"{who}: tables in {report}" + (f", page {doc} updated" if doc else ""))
+    for m in made:
+        print(f"{who}: picture {m}")
+    print()
+    print(blocks[targets_key])
 
 
 def main():
@@ -361,22 +385,8 @@ def main():
     if os.path.exists(vs):
         with open(vs, encoding="utf-8") as f:
             blocks["llama2c"] = f.read()
-    if r.errors:
-        sys.stderr.write(f"render.py: {len(r.errors)} reference benchmarks were skipped, e.g. {r.errors[0][0]}: "
-                         f"{r.errors[0][1]}\n")
-
-    report = os.path.join(args.results, "report.md")
-    with open(report, "w", encoding="utf-8") as f:
-        for key, body in blocks.items():
-            f.write(f"## {key}\n\n{body.rstrip()}\n\n")
     made = plots(r, args.results, args.images)
-    if args.doc:
-        update_doc(args.doc, blocks)
-    print(f"render.py: tables in {report}" + (f", page {args.doc} updated" if args.doc else ""))
-    for m in made:
-        print(f"render.py: picture {m}")
-    print()
-    print(blocks["targets"])
+    publish("render.py", r, os.path.join(args.results, "report.md"), blocks, made, args.doc, "targets")
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the repository's tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from render import machine, update_doc, us, write_dat  # noqa: E402
+from render import gnuplot_all, machine, publish, us, write_dat  # noqa: E402
 
 MODELS = ["stories260K", "s15Mshape_gqa"]
 LABEL = {"stories260K": "stories260K", "s15Mshape_gqa": "15M-shape GQA 6/2 (random)"}
@@ -209,16 +208,8 @@ def plots(r, results_dir, images_dir):
             rows.append((f'"{short}"', b["used_pos_per_seq"], b["waste_pos_per_seq"]))
     write_dat(os.path.join(plot_dir, "l06_waste.dat"), ["scheme", "used", "wasted"], rows)
 
-    made = []
-    for script, out in (("paged_decode_step.gp", "paged_decode_step.png"), ("kv_waste.gp", "kv_waste.png")):
-        target = os.path.join(images_dir, out)
-        cmd = ["gnuplot", "-e", f"datadir='{plot_dir}'; out='{target}'", os.path.join(HERE, script)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            sys.stderr.write(f"render_lesson06.py: gnuplot {script} failed:\n{res.stderr}")
-        else:
-            made.append(target)
-    return made
+    return gnuplot_all("render_lesson06.py", (("paged_decode_step.gp", "paged_decode_step.png"),
+                                              ("kv_waste.gp", "kv_waste.png")), plot_dir, images_dir)
 
 
 def main():
@@ -236,22 +227,9 @@ def main():
         "l06_prefix": table_prefix(r),
         "l06_steps": table_steps(r),
     }
-    if r.errors:
-        sys.stderr.write(f"render_lesson06.py: {len(r.errors)} reference benchmarks were skipped, e.g. "
-                         f"{r.errors[0][0]}: {r.errors[0][1]}\n")
-    report = os.path.join(args.results, "lesson06_report.md")
-    with open(report, "w", encoding="utf-8") as f:
-        for key, body in blocks.items():
-            f.write(f"## {key}\n\n{body.rstrip()}\n\n")
     made = plots(r, args.results, args.images)
-    if args.doc:
-        update_doc(args.doc, blocks)
-    print(f"render_lesson06.py: tables in {report}" + (f", page {args.doc} updated" if args.doc else ""))
-    for m in made:
-        print(f"render_lesson06.py: picture {m}")
-    print()
-    print(blocks["l06_targets"])
-
+    publish("render_lesson06.py", r, os.path.join(args.results, "lesson06_report.md"), blocks, made, args.doc,
+            "l06_targets")
 
 if __name__ == "__main__":
     main()

@@ -16,13 +16,12 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the repository's tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from render import UNIT_S, machine, update_doc, write_dat  # noqa: E402
+from render import UNIT_S, gnuplot_all, machine, publish, write_dat  # noqa: E402
 
 MODELS = ["stories260K", "s15Mshape_gqa"]
 LABEL = {"stories260K": "stories260K", "s15Mshape_gqa": "15M-shape GQA 6/2 (random)"}
@@ -186,16 +185,9 @@ def plots(r, results_dir, images_dir):
         points = read_timeline(path) if os.path.exists(path) else []
         write_dat(os.path.join(plot_dir, f"l07_kv_{name.split('_')[0]}.dat"), ["seconds", "kv_mib"], points or [(0.0, None)])
 
-    made = []
-    for script, out in (("serving_throughput.gp", "serving_throughput.png"), ("serving_kv_memory.gp", "serving_kv_memory.png")):
-        target = os.path.join(images_dir, out)
-        cmd = ["gnuplot", "-e", f"datadir='{plot_dir}'; out='{target}'; n={TIMELINE_N}", os.path.join(HERE, script)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            sys.stderr.write(f"render_lesson07.py: gnuplot {script} failed:\n{res.stderr}")
-        else:
-            made.append(target)
-    return made
+    return gnuplot_all("render_lesson07.py", (("serving_throughput.gp", "serving_throughput.png"),
+                                              ("serving_kv_memory.gp", "serving_kv_memory.png")),
+                       plot_dir, images_dir, f"; n={TIMELINE_N}")
 
 
 def main():
@@ -212,22 +204,9 @@ def main():
         "l07_serve": table_serve(r),
         "l07_steps": table_steps(r),
     }
-    if r.errors:
-        sys.stderr.write(f"render_lesson07.py: {len(r.errors)} reference benchmarks were skipped, e.g. "
-                         f"{r.errors[0][0]}: {r.errors[0][1]}\n")
-    report = os.path.join(args.results, "lesson07_report.md")
-    with open(report, "w", encoding="utf-8") as f:
-        for key, body in blocks.items():
-            f.write(f"## {key}\n\n{body.rstrip()}\n\n")
     made = plots(r, args.results, args.images)
-    if args.doc:
-        update_doc(args.doc, blocks)
-    print(f"render_lesson07.py: tables in {report}" + (f", page {args.doc} updated" if args.doc else ""))
-    for m in made:
-        print(f"render_lesson07.py: picture {m}")
-    print()
-    print(blocks["l07_targets"])
-
+    publish("render_lesson07.py", r, os.path.join(args.results, "lesson07_report.md"), blocks, made, args.doc,
+            "l07_targets")
 
 if __name__ == "__main__":
     main()

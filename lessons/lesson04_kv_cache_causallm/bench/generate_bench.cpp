@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_models.h"
 #include "causal_lm.h"
 #include "kv_cache.h"
 #include "llm/checkpoint.h"
@@ -37,67 +38,15 @@
 
 namespace {
 
+using llm::bench::Loaded;
+using llm::bench::loaded;
+using llm::bench::ModelId;
+using llm::bench::random_15m_shape;
+using llm::bench::with_model;
+
 // ---------------------------------------------------------------------------------------------
-// The models
+// Inputs (the models: bench/bench_models.h, shared with lessons 06 and 07)
 // ---------------------------------------------------------------------------------------------
-
-enum class ModelId { kStories260K, kRandomMHA, kRandomGQA };
-
-// llama2.c's stories15M shape (hidden 288, 6 layers, 6 heads, SwiGLU 768) with a 4096-token vocabulary
-// instead of 32000 (the LM head would otherwise dominate and make the uncached sweep take minutes) and
-// 1024 positions, so that BOS + 512 new tokens fit. Random weights, seed 0: speed does not depend on them.
-llm::ModelConfig random_15m_shape(int kv_heads) {
-  llm::ModelConfig c;
-  c.vocab_size = 4096;
-  c.hidden_size = 288;
-  c.intermediate_size = 768;
-  c.num_hidden_layers = 6;
-  c.num_attention_heads = 6;
-  c.num_key_value_heads = kv_heads;  // 6: multi-head attention; 2: grouped-query, 3 query heads per KV head
-  c.max_position_embeddings = 1024;
-  c.rms_norm_eps = 1e-5f;
-  return c;
-}
-
-struct Loaded {
-  std::unique_ptr<llm::CausalLM> model;
-  std::string error;  // why `model` is null: the file is missing, or the code under test threw
-};
-
-Loaded load(ModelId id) {
-  Loaded out;
-  try {
-    switch (id) {
-      case ModelId::kStories260K: {
-        const std::optional<llm::ModelFiles> files = llm::find_model();
-        if (!files) {
-          out.error = "stories260K not found (./llm model downloads it)";
-          return out;
-        }
-        out.model = std::make_unique<llm::CausalLM>(llm::CausalLM::from_checkpoint(llm::load_checkpoint(files->checkpoint)));
-        break;
-      }
-      case ModelId::kRandomMHA: out.model = std::make_unique<llm::CausalLM>(random_15m_shape(6), 0); break;
-      case ModelId::kRandomGQA: out.model = std::make_unique<llm::CausalLM>(random_15m_shape(2), 0); break;
-    }
-  } catch (const std::exception& e) {  // llm::Error from a stub, or a student's std::out_of_range
-    out.model.reset();
-    out.error = e.what();
-  }
-  return out;
-}
-
-// Each model is built once per process, on first use (single-threaded benchmarks: no locking needed).
-const Loaded& loaded(ModelId id) {
-  static Loaded models[3];
-  static bool done[3] = {false, false, false};
-  const auto i = static_cast<size_t>(id);
-  if (!done[i]) {
-    models[i] = load(id);
-    done[i] = true;
-  }
-  return models[i];
-}
 
 // A prompt of `len` ids: BOS, then a fixed pseudo-random walk over the vocabulary (speed does not
 // depend on which tokens they are, only on how many).
@@ -108,30 +57,12 @@ llm::IdTensor prompt_ids(const llm::ModelConfig& config, llm::Index len) {
   return ids;
 }
 
-// Runs `body(model)` for a benchmark; a missing model or any exception (llm::NotImplemented from a
-// student's stub, a ShapeError, a std::out_of_range from a bug) becomes a skipped row with the message.
-template <typename Body>
-void run_or_skip(benchmark::State& state, ModelId id, Body body) {
-  const Loaded& m = loaded(id);
-  if (!m.model) {
-    state.SkipWithError(m.error.c_str());
-    return;
-  }
-  try {
-    body(*m.model);
-  } catch (const llm::Error& e) {
-    state.SkipWithError(e.what());
-  } catch (const std::exception& e) {
-    state.SkipWithError((std::string("unexpected exception (not an llm::Error): ") + e.what()).c_str());
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. Whole generations: N new tokens from BOS, with and without the cache
 // ---------------------------------------------------------------------------------------------
 
 void BM_Generate(benchmark::State& state, ModelId id, bool use_cache) {
-  run_or_skip(state, id, [&](const llm::CausalLM& model) {
+  with_model(state, id, [&](const llm::CausalLM& model) {
     const auto new_tokens = static_cast<int>(state.range(0));
     const llm::IdTensor bos = prompt_ids(model.config(), 1);
     for (auto _ : state) {
@@ -158,7 +89,7 @@ void BM_Generate_NoCache(benchmark::State& state, ModelId id) { BM_Generate(stat
 
 // pp: one forward of the whole prompt into an empty cache (allocated once, emptied by crop(0)).
 void BM_Prefill(benchmark::State& state, ModelId id) {
-  run_or_skip(state, id, [&](const llm::CausalLM& model) {
+  with_model(state, id, [&](const llm::CausalLM& model) {
     const llm::Index len = state.range(0);
     const llm::IdTensor prompt = prompt_ids(model.config(), len);
     auto cache = std::make_shared<llm::KVCache>(model.config(), 1, len);
@@ -175,7 +106,7 @@ void BM_Prefill(benchmark::State& state, ModelId id) {
 // tg: `n` decode steps of one token each from an empty cache, feeding back the greedy choice
 // (sampling is an argmax over V logits: negligible next to the forward).
 void BM_Decode(benchmark::State& state, ModelId id) {
-  run_or_skip(state, id, [&](const llm::CausalLM& model) {
+  with_model(state, id, [&](const llm::CausalLM& model) {
     const llm::Index n = state.range(0);
     auto cache = std::make_shared<llm::KVCache>(model.config(), 1, n);
     llm::IdTensor next(llm::Shape{1, 1});
@@ -200,7 +131,7 @@ void BM_Decode(benchmark::State& state, ModelId id) {
 // With the cache: prefill p tokens once, outside the timed loop; each iteration forwards one token on
 // top of them, then crop(p) rewinds the cache so the next iteration sees the same length again.
 void BM_DecodeStep_KVCache(benchmark::State& state, ModelId id) {
-  run_or_skip(state, id, [&](const llm::CausalLM& model) {
+  with_model(state, id, [&](const llm::CausalLM& model) {
     const llm::Index p = state.range(0);
     const llm::IdTensor ids = prompt_ids(model.config(), p + 1);
     llm::IdTensor past(llm::Shape{1, p}), token(llm::Shape{1, 1});
@@ -219,7 +150,7 @@ void BM_DecodeStep_KVCache(benchmark::State& state, ModelId id) {
 
 // Without the cache: the same next-token logits need a forward of all p + 1 tokens.
 void BM_DecodeStep_NoCache(benchmark::State& state, ModelId id) {
-  run_or_skip(state, id, [&](const llm::CausalLM& model) {
+  with_model(state, id, [&](const llm::CausalLM& model) {
     const llm::IdTensor ids = prompt_ids(model.config(), state.range(0) + 1);
     for (auto _ : state) {
       llm::CausalLMOutputWithPast out = model.forward(ids);

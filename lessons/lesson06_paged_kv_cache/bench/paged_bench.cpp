@@ -32,6 +32,7 @@
 
 #include "block_pool.h"
 #include "block_table.h"
+#include "bench/bench_models.h"
 #include "causal_lm.h"
 #include "kv_cache.h"
 #include "llm/checkpoint.h"
@@ -44,79 +45,13 @@
 namespace {
 
 using Ids = std::vector<std::int32_t>;
+using llm::bench::ModelId;
+using llm::bench::run_or_skip;
+using llm::bench::with_model;
 
 // ---------------------------------------------------------------------------------------------
-// The models (the same two shapes as lesson 04's benchmarks)
+// Inputs (the models, stories260K and the 15M shape: lesson 04's bench/bench_models.h)
 // ---------------------------------------------------------------------------------------------
-
-enum class ModelId { kStories260K, kRandomGQA };
-
-// llama2.c's stories15M shape with a 4096-token vocabulary and 1024 positions, 2 KV heads for 6 query
-// heads; random weights (speed does not depend on them). Lesson 04's "s15Mshape_gqa".
-llm::ModelConfig random_15m_gqa() {
-  llm::ModelConfig c;
-  c.vocab_size = 4096;
-  c.hidden_size = 288;
-  c.intermediate_size = 768;
-  c.num_hidden_layers = 6;
-  c.num_attention_heads = 6;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 1024;
-  c.rms_norm_eps = 1e-5f;
-  return c;
-}
-
-struct Loaded {
-  std::unique_ptr<llm::CausalLM> model;
-  std::string error;
-};
-
-const Loaded& loaded(ModelId id) {
-  static Loaded models[2];
-  static bool done[2] = {false, false};
-  const auto i = static_cast<size_t>(id);
-  if (!done[i]) {
-    done[i] = true;
-    try {
-      if (id == ModelId::kStories260K) {
-        const std::optional<llm::ModelFiles> files = llm::find_model();
-        if (!files) {
-          models[i].error = "stories260K not found (./llm model downloads it)";
-        } else {
-          models[i].model = std::make_unique<llm::CausalLM>(
-              llm::CausalLM::from_checkpoint(llm::load_checkpoint(files->checkpoint)));
-        }
-      } else {
-        models[i].model = std::make_unique<llm::CausalLM>(random_15m_gqa(), 0);
-      }
-    } catch (const std::exception& e) {
-      models[i].error = e.what();
-    }
-  }
-  return models[i];
-}
-
-// A missing model or any exception (a stub's NotImplemented, a student's bug) becomes a skipped row.
-template <typename Body>
-void run_or_skip(benchmark::State& state, Body body) {
-  try {
-    body();
-  } catch (const llm::Error& e) {
-    state.SkipWithError(e.what());
-  } catch (const std::exception& e) {
-    state.SkipWithError((std::string("unexpected exception (not an llm::Error): ") + e.what()).c_str());
-  }
-}
-
-template <typename Body>
-void with_model(benchmark::State& state, ModelId id, Body body) {
-  const Loaded& m = loaded(id);
-  if (!m.model) {
-    state.SkipWithError(m.error.c_str());
-    return;
-  }
-  run_or_skip(state, [&] { body(*m.model); });
-}
 
 // `len` ids: BOS, then a fixed walk over the vocabulary (speed depends on how many, not which).
 Ids walk_ids(const llm::ModelConfig& config, llm::Index len, std::uint64_t salt = 0) {
