@@ -833,7 +833,8 @@ TEST_CASE("step 13b: the penalty history includes the prompt") {
   const ModelConfig cfg = ModelConfig::lesson();
   const CausalLM model(cfg, kSeed);
   const IdTensor prompt = sample_ids(1, 4, cfg.vocab_size, 30);
-  const auto last = model.forward(prompt).logits.row(0, 3);
+  const Tensor logits = model.forward(prompt).logits;  // (1, 4, V); kept alive: row() is a view into it
+  const auto last = logits.row(0, 3);
   std::vector<float> penalised(last.begin(), last.end());
   const auto plain = static_cast<std::int32_t>(llm::argmax(penalised));
   REQUIRE_MESSAGE(contains(row_tokens(prompt, 0), plain), "test setup: the unpenalised argmax is a prompt token");
