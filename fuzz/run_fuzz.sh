@@ -27,6 +27,7 @@ PACKAGES=(
   llvm-14             # llvm-symbolizer-14: readable stack traces in reports
   cmake               # configures fuzz/CMakeLists.txt
   ninja-build         # builds it
+  libeigen3-dev       # Eigen 3.4: the checkpoint loader's vectorised checks
 )
 
 say() { printf 'run_fuzz: %s\n' "$*" >&2; }
