@@ -33,13 +33,17 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def model_dir(given):
+    """--model-dir, else the project's one search order (tools/grade/gradelib.py reads
+    common/model_search_path.txt, as llm::find_model() does)."""
     if given:
         return given
-    for d in (os.environ.get("LLM_MODEL_DIR", ""), os.path.join(ROOT, "models", "stories260K"),
-              os.path.join(ROOT, "..", "shared", "models", "stories260K")):
-        if d and os.path.isfile(os.path.join(d, "stories260K.bin")) and os.path.isfile(os.path.join(d, "tok512.bin")):
-            return os.path.normpath(d)
-    sys.exit("vs_llama2c.py: stories260K not found (--model-dir, $LLM_MODEL_DIR, models/, ../shared/models/)")
+    sys.path.insert(0, os.path.join(ROOT, "tools", "grade"))
+    import gradelib  # noqa: E402 (standard library only, like this script)
+    found = gradelib.model_dir()
+    if found is None:
+        sys.exit("vs_llama2c.py: stories260K not found (--model-dir, $LLM_MODEL_DIR or "
+                 "common/model_search_path.txt's folders; ./llm model downloads it)")
+    return str(found)
 
 
 def cpu_seconds():
