@@ -353,7 +353,8 @@ def scenario_completion() -> None:
               and models["data"][0]["object"] == "model", f"/v1/models: {models}")
         status, _, data = request(srv.port, "GET", "/health")
         check(status == 200 and json.loads(data)["status"] == "ok", f"/health: {status} {data}")
-        m = metrics(srv.port)
+        m = wait_metric(srv.port, lambda m: m["llm_requests_running"] == 0 and m["llm_requests_waiting"] == 0,
+                        "an idle engine")  # the gauges follow the step that retired the request
         check(m["llm_kv_blocks_used"] == 0 and m['llm_requests_finished_total{reason="error"}'] == 0, f"metrics {m}")
         print("ok: /v1/models, /health, /metrics")
 
@@ -553,7 +554,8 @@ def scenario_bad_input() -> None:
                      r"/v1/completions", "chunked body on another route", path="/health")
         status, r = complete(srv.port, {**ok, "prompt": "The dog"})
         check(status == 200 and r["choices"][0]["finish_reason"] == "length", f"the server keeps serving: {r}")
-        m = metrics(srv.port)
+        m = wait_metric(srv.port, lambda m: m["llm_requests_running"] == 0 and m["llm_requests_waiting"] == 0,
+                        "an idle engine")  # the gauges follow the step that retired the request
         check(m["llm_kv_blocks_used"] == 0 and m["llm_requests_admitted_total"] == 1, f"nothing refused reached the engine: {m}")
         print(f"ok: after {len(rows) + 8} refusals the server answers a good request; none reached the engine")
 
