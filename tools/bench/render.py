@@ -342,6 +342,15 @@ def update_doc(doc, blocks):
         f.write(text)
 
 
+def parse_args(doc):
+    """The renderers' command line: --results DIR --images DIR [--doc PAGE]; doc's first line is the help."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--doc")
+    return ap.parse_args()
+
+
 def publish(who, r, report, blocks, made, doc, targets_key):
     """The end of every renderer: say which reference benchmarks were skipped, write every table into
     `report`, replace the page's generated blocks (doc), and print what was made and the targets table."""
@@ -361,11 +370,7 @@ def publish(who, r, report, blocks, made, doc, targets_key):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--doc")
-    args = ap.parse_args()
+    args = parse_args(__doc__)
 
     r = Results(os.path.join(args.results, "reference.json"))
     blocks = {

@@ -12,7 +12,6 @@ With --doc, replaces the blocks <!-- BEGIN GENERATED: l06_... --> .. <!-- END GE
 Markdown file (render.py's update_doc). Kept apart from render.py (lesson 04's page sections) on purpose:
 each lesson's figures have their own functions and blocks. Standard library only.
 """
-import argparse
 import json
 import os
 import re
@@ -21,7 +20,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the repository's tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from render import gnuplot_all, machine, publish, us, write_dat  # noqa: E402
+from render import gnuplot_all, machine, parse_args, publish, us, write_dat  # noqa: E402
 
 MODELS = ["stories260K", "s15Mshape_gqa"]
 LABEL = {"stories260K": "stories260K", "s15Mshape_gqa": "15M-shape GQA 6/2 (random)"}
@@ -213,11 +212,7 @@ def plots(r, results_dir, images_dir):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--doc")
-    args = ap.parse_args()
+    args = parse_args(__doc__)
 
     r = Results(os.path.join(args.results, "lesson06_reference.json"))
     blocks = {
@@ -230,6 +225,7 @@ def main():
     made = plots(r, args.results, args.images)
     publish("render_lesson06.py", r, os.path.join(args.results, "lesson06_report.md"), blocks, made, args.doc,
             "l06_targets")
+
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,6 @@ table), DIR/plot/l07_*.dat, and with gnuplot two PNGs into the images folder:
 With --doc, replaces the blocks <!-- BEGIN GENERATED: l07_... --> .. <!-- END GENERATED: l07_... --> of that
 Markdown file (render.py's update_doc). Standard library only.
 """
-import argparse
 import json
 import os
 import re
@@ -21,7 +20,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the repository's tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from render import UNIT_S, gnuplot_all, machine, publish, write_dat  # noqa: E402
+from render import UNIT_S, gnuplot_all, machine, parse_args, publish, write_dat  # noqa: E402
 
 MODELS = ["stories260K", "s15Mshape_gqa"]
 LABEL = {"stories260K": "stories260K", "s15Mshape_gqa": "15M-shape GQA 6/2 (random)"}
@@ -191,11 +190,7 @@ def plots(r, results_dir, images_dir):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--doc")
-    args = ap.parse_args()
+    args = parse_args(__doc__)
 
     r = Results(os.path.join(args.results, "lesson07_reference.json"))
     blocks = {
@@ -207,6 +202,7 @@ def main():
     made = plots(r, args.results, args.images)
     publish("render_lesson07.py", r, os.path.join(args.results, "lesson07_report.md"), blocks, made, args.doc,
             "l07_targets")
+
 
 if __name__ == "__main__":
     main()
