@@ -16,12 +16,12 @@
 
 #include "causal_lm.h"
 #include "engine.h"
+#include "expect_message.h"
 #include "llm/config.h"
 #include "llm/errors.h"
 #include "model_runner.h"
 #include "request.h"
 #include "scheduler.h"
-#include "expect_message.h"
 #include "test_support.h"
 
 using llm::BlockPool;
@@ -35,7 +35,6 @@ using Ids = std::vector<std::int32_t>;
 using llm::testing::expect_message;
 
 namespace {
-
 
 Request request(Ids prompt, int max_new_tokens) {
   Request r;
@@ -51,7 +50,11 @@ TEST_CASE("engine request refused at submission") {
   const llm::CausalLM model(ModelConfig::tiny(), 1);  // V 64, 64 positions
   Engine engine(model, {.num_blocks = 4, .block_size = 8, .max_running = 2, .max_tokens_per_step = 16});
   expect_message<InvalidArgument>([&] { engine.submit(request({}, 4)); }, {"prompt is empty"});
-  expect_message<InvalidArgument>([&] { engine.submit(request({5, 64}, 4)); }, {"token id 64 at index 1", "[0, 64)"});
+  expect_message<InvalidArgument>(
+      [&] {
+        engine.submit(request({5, 64}, 4));
+      },
+      {"token id 64 at index 1", "[0, 64)"});
   expect_message<InvalidArgument>([&] { engine.submit(request({5, -1}, 4)); }, {"token id -1", "[0, 64)"});
   expect_message<InvalidArgument>([&] { engine.submit(request({5}, 0)); }, {"max_new_tokens = 0", ">= 1"});
   expect_message<InvalidArgument>(
@@ -60,7 +63,7 @@ TEST_CASE("engine request refused at submission") {
       },
       {"= 65", "max_position_embeddings = 64"});
   expect_message<InvalidArgument>([&] { engine.submit(request(Ids(20, 5), 20)); },
-                          {"40 positions need 5 blocks of 8", "the pool's 4", "could never run"});
+                                  {"40 positions need 5 blocks of 8", "the pool's 4", "could never run"});
   Request r = request({5}, 4);
   r.sampling.temperature = std::numeric_limits<float>::infinity();
   expect_message<InvalidArgument>([&] { engine.submit(r); }, {"temperature = inf"});
@@ -86,14 +89,16 @@ TEST_CASE("engine request refused at submission") {
 
 TEST_CASE("engine configuration out of range") {
   const llm::CausalLM model(ModelConfig::tiny(), 1);
-  expect_message<InvalidArgument>([&] { Engine(model, {.max_running = 0}); }, {"max_running = 0", "[1, 4096]"});
+  expect_message<InvalidArgument>([&] { Engine(model, {.max_running = 0}); },
+                                  {"max_running = 0", "[1, 4096]"});
   expect_message<InvalidArgument>([&] { Engine(model, {.max_running = 8, .max_tokens_per_step = 4}); },
-                          {"max_tokens_per_step = 4", "max_running = 8"});
+                                  {"max_tokens_per_step = 4", "max_running = 8"});
   expect_message<InvalidArgument>([&] { Engine(model, {.block_size = 0}); }, {"block_size = 0", "[1, 4096]"});
   expect_message<InvalidArgument>([&] { Engine(model, {.num_blocks = -3}); }, {"num_blocks = -3"});
   BlockPool pool(ModelConfig::tiny(), 4, 4);
-  expect_message<InvalidArgument>([&] { llm::Scheduler(pool, {.max_running = 5000, .max_tokens_per_step = 6000}); },
-                          {"max_running = 5000", "[1, 4096]"});
+  expect_message<InvalidArgument>(
+      [&] { llm::Scheduler(pool, {.max_running = 5000, .max_tokens_per_step = 6000}); },
+      {"max_running = 5000", "[1, 4096]"});
 }
 
 TEST_CASE("engine batch that does not fit the model") {
@@ -107,19 +112,19 @@ TEST_CASE("engine batch that does not fit the model") {
   expect_message<InvalidArgument>([&] { llm::batched_forward(model, {}); }, {"the batch is empty"});
   llm::BatchEntry e{nullptr, 0, ids, true};
   expect_message<InvalidArgument>([&] { llm::batched_forward(model, std::span(&e, 1)); },
-                          {"batch entry 0 has no block table"});
+                                  {"batch entry 0 has no block table"});
   e = {&a, 0, bad, true};
   expect_message<InvalidArgument>([&] { llm::batched_forward(model, std::span(&e, 1)); },
-                          {"token id 64 at batch entry 0 index 1", "[0, 64)"});
+                                  {"token id 64 at batch entry 0 index 1", "[0, 64)"});
   e = {&a, 1, ids, true};
   expect_message<InvalidArgument>([&] { llm::batched_forward(model, std::span(&e, 1)); },
-                          {"positions [1, 4)", "[0, 3)", "append the slots first"});
+                                  {"positions [1, 4)", "[0, 3)", "append the slots first"});
   const llm::BatchEntry twice[] = {{&a, 0, ids, false}, {&a, 0, ids, true}};
   expect_message<InvalidArgument>([&] { llm::batched_forward(model, twice); },
-                          {"batch entry 1 uses the same block table"});
+                                  {"batch entry 1 uses the same block table"});
   e = {&b, 0, std::span(ids).first(2), true};
   expect_message<InvalidArgument>([&] { llm::batched_forward(model, std::span(&e, 1)); },
-                          {"a pool made for another model"});
+                                  {"a pool made for another model"});
   CHECK_MESSAGE((a.length() == 3 && pool.num_used() == 1), "refused batches change no table");
 }
 
@@ -127,15 +132,17 @@ TEST_CASE("engine sequence or scheduler misuse") {
   BlockPool pool(ModelConfig::tiny(), 8, 4);
   llm::Scheduler sched(pool, {.max_running = 2, .max_tokens_per_step = 8});
   llm::Sequence seq(7, request({5, 6}, 1), pool);
-  expect_message<InvalidArgument>([&] { seq.mark_computed(1); }, {"request 7", "mark_computed(1)", "0 slots"});
+  expect_message<InvalidArgument>([&] { seq.mark_computed(1); },
+                                  {"request 7", "mark_computed(1)", "0 slots"});
   seq.table().append(2);
   expect_message<InvalidArgument>([&] { seq.forget_computed(); }, {"request 7", "release the table first"});
   expect_message<InvalidArgument>([&] { sched.add(seq); },
-                          {"request 7", "2 in its table", "only a new waiting request"});
+                                  {"request 7", "2 in its table", "only a new waiting request"});
   seq.table().release();
   REQUIRE(seq.append_token(9) == llm::FinishReason::kLength);
   expect_message<InvalidArgument>([&] { seq.append_token(9); }, {"request 7 is already finished (length)"});
-  expect_message<InvalidArgument>([&] { seq.set_status(llm::RequestStatus::kRunning); }, {"request 7 is finished"});
+  expect_message<InvalidArgument>([&] { seq.set_status(llm::RequestStatus::kRunning); },
+                                  {"request 7 is finished"});
   expect_message<InvalidArgument>([&] { sched.finish(seq); }, {"request 7", "not in the running set"});
   CHECK_MESSAGE(sched.abort(7) == nullptr,
                 "abort of an id the scheduler does not hold is nullptr, not an error");

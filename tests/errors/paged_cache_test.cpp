@@ -14,12 +14,12 @@
 #include "block_pool.h"
 #include "block_table.h"
 #include "causal_lm.h"
+#include "expect_message.h"
 #include "llm/config.h"
 #include "llm/errors.h"
 #include "paged_attention.h"
 #include "paged_model.h"
 #include "prefix_cache.h"
-#include "expect_message.h"
 #include "test_support.h"
 
 using llm::BlockPool;
@@ -39,8 +39,9 @@ TEST_CASE("paged pool size out of range") {
   expect_message<InvalidArgument>([&] { BlockPool(cfg, 8, 4097); }, {"block_size = 4097", "[1, 4096]"});
   expect_message<InvalidArgument>([&] { BlockPool(cfg, 0, 16); }, {"num_blocks = 0", "[1, 16777216]"});
   expect_message<InvalidArgument>([&] { BlockPool(cfg, -5, 16); }, {"num_blocks = -5"});
-  expect_message<InvalidArgument>([&] { BlockPool(cfg, Index{1} << 24, 4096); },
-                          {"16777216 blocks x block_size 4096", "more than the limit of 4294967296 bytes"});
+  expect_message<InvalidArgument>(
+      [&] { BlockPool(cfg, Index{1} << 24, 4096); },
+      {"16777216 blocks x block_size 4096", "more than the limit of 4294967296 bytes"});
 }
 
 TEST_CASE("paged block id outside the pool") {
@@ -97,13 +98,22 @@ TEST_CASE("paged position outside the table") {
   expect_message<InvalidArgument>([&] { (void)table.slot(-1); }, {"position -1"});
   const Tensor kv = llm::testing::seeded(Shape{3, 16}, 1);
   expect_message<InvalidArgument>([&] { llm::store_kv(table, 0, 4, kv, kv); }, {"[4, 7)", "[0, 6)"});
-  expect_message<InvalidArgument>([&] { (void)llm::paged_attention(table, 0, -1, llm::testing::seeded(Shape{1, 32}, 2)); },
-                          {"[-1, 0)"});
+  expect_message<InvalidArgument>(
+      [&] {
+        (void)llm::paged_attention(table, 0, -1, llm::testing::seeded(Shape{1, 32}, 2));
+      },
+      {"[-1, 0)"});
   expect_message<InvalidArgument>([&] { llm::store_kv(table, 2, 0, kv, kv); }, {"layer 2", "[0, 2)"});
-  expect_message<llm::ShapeError>([&] { llm::store_kv(table, 0, 0, llm::testing::seeded(Shape{3, 8}, 3), kv); },
-                          {"(3, 8)", "(T, 16)"});
-  expect_message<llm::ShapeError>([&] { (void)llm::paged_attention(table, 0, 0, llm::testing::seeded(Shape{1, 12}, 4)); },
-                          {"(1, 12)", "D = 8"});
+  expect_message<llm::ShapeError>(
+      [&] {
+        llm::store_kv(table, 0, 0, llm::testing::seeded(Shape{3, 8}, 3), kv);
+      },
+      {"(3, 8)", "(T, 16)"});
+  expect_message<llm::ShapeError>(
+      [&] {
+        (void)llm::paged_attention(table, 0, 0, llm::testing::seeded(Shape{1, 12}, 4));
+      },
+      {"(1, 12)", "D = 8"});
   expect_message<InvalidArgument>([&] { table.crop(7); }, {"crop to 7", "holds 6"});
   expect_message<InvalidArgument>([&] { (void)table.blocks_needed(-2); }, {"n = -2"});
 }
@@ -115,7 +125,8 @@ TEST_CASE("paged prefix cache misuse") {
   BlockTable table(pool), foreign(other);
   table.append(5);
   const Ids tokens = {1, 2, 3, 4, 5, 6};
-  expect_message<InvalidArgument>([&] { cache.attach(table, tokens); }, {"already holds 5 positions", "empty"});
+  expect_message<InvalidArgument>([&] { cache.attach(table, tokens); },
+                                  {"already holds 5 positions", "empty"});
   expect_message<InvalidArgument>([&] { cache.attach(foreign, tokens); }, {"another block pool"});
   expect_message<InvalidArgument>([&] { cache.publish(table, Ids{1, 2}); }, {"2 tokens", "5 positions"});
   expect_message<InvalidArgument>([&] { table.append_cached_block(0); }, {"length 5", "block_size 4"});
@@ -126,17 +137,20 @@ TEST_CASE("paged forward tokens or pool that do not fit the model") {
   const llm::CausalLM model(cfg, 1);
   BlockPool pool(cfg, 20, 4);
   BlockTable table(pool);
-  expect_message<InvalidArgument>([&] { llm::paged_forward(model, table, Ids{3, 64}); },
-                          {"token id 64", "index 1", "[0, 64)"});
+  expect_message<InvalidArgument>(
+      [&] {
+        llm::paged_forward(model, table, Ids{3, 64});
+      },
+      {"token id 64", "index 1", "[0, 64)"});
   expect_message<InvalidArgument>([&] { llm::paged_forward(model, table, Ids{}); }, {"tokens is empty"});
   expect_message<InvalidArgument>([&] { llm::paged_forward(model, table, Ids(65, 3)); },
-                          {"sequence length 65", "max_position_embeddings = 64"});
+                                  {"sequence length 65", "max_position_embeddings = 64"});
   ModelConfig wide = cfg;
   wide.num_key_value_heads = 4;
   BlockPool wrong(wide, 4, 4);
   BlockTable wrong_table(wrong);
   expect_message<InvalidArgument>([&] { llm::paged_forward(model, wrong_table, Ids{3}); },
-                          {"4 KV heads", "2 KV heads", "another model"});
+                                  {"4 KV heads", "2 KV heads", "another model"});
   CHECK_MESSAGE((table.length() == 0 && pool.num_free() == 20), "refused forwards take no slot");
 }
 
@@ -147,15 +161,15 @@ TEST_CASE("paged generate options out of range") {
   llm::PrefixCache foreign(other);
   const Ids prompt = {1, 2, 3};
   expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.max_new_tokens = -1}); },
-                          {"max_new_tokens = -1", ">= 0"});
+                                  {"max_new_tokens = -1", ">= 0"});
   expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.max_new_tokens = 62}); },
-                          {"3 tokens + max_new_tokens 62 = 65", "max_position_embeddings = 64"});
+                                  {"3 tokens + max_new_tokens 62 = 65", "max_position_embeddings = 64"});
   expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.eos_token_id = 64}); },
-                          {"eos_token_id = 64", "[0, 64)"});
+                                  {"eos_token_id = 64", "[0, 64)"});
   expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.prefill_chunk = -1}); },
-                          {"prefill_chunk = -1", ">= 0"});
-  expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, prompt, {.prefix_cache = &foreign}); },
-                          {"another block pool"});
+                                  {"prefill_chunk = -1", ">= 0"});
+  expect_message<InvalidArgument>(
+      [&] { llm::paged_generate(model, pool, prompt, {.prefix_cache = &foreign}); }, {"another block pool"});
   expect_message<InvalidArgument>([&] { llm::paged_generate(model, pool, Ids{}, {}); }, {"prompt is empty"});
   CHECK_MESSAGE(pool.num_free() == 20, "refused generations take no block");
 }
@@ -165,7 +179,10 @@ TEST_CASE("paged generation that runs out of blocks") {
   cfg.tie_word_embeddings = false;
   const llm::CausalLM model(cfg, 1);
   BlockPool pool(cfg, 3, 4);  // 12 positions
-  expect_message<OutOfBlocks>([&] { llm::paged_generate(model, pool, Ids{1, 2, 3}, {.max_new_tokens = 20}); },
-                      {"needs 1 blocks", "0 free of 3"});
+  expect_message<OutOfBlocks>(
+      [&] {
+        llm::paged_generate(model, pool, Ids{1, 2, 3}, {.max_new_tokens = 20});
+      },
+      {"needs 1 blocks", "0 free of 3"});
   CHECK_MESSAGE(pool.num_free() == 3, "the failed generation released its blocks: nothing leaked");
 }

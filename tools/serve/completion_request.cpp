@@ -151,8 +151,9 @@ CompletionRequest parse_completion_request(std::string_view body, const ServedMo
   if (const json* v = get("repetition_penalty")) {
     const double p = number(*v, "repetition_penalty");
     if (!(p >= kMinRepetitionPenalty && p <= kMaxRepetitionPenalty))  // lesson 04's range (sampler.h)
-      bad("repetition_penalty", detail::concat("repetition_penalty = ", quote(*v), " must be in [",
-                                               kMinRepetitionPenalty, ", ", kMaxRepetitionPenalty, "] (1: off)"));
+      bad("repetition_penalty",
+          detail::concat("repetition_penalty = ", quote(*v), " must be in [", kMinRepetitionPenalty, ", ",
+                         kMaxRepetitionPenalty, "] (1: off)"));
     r.sampling.repetition_penalty = static_cast<float>(p);
   }
   if (const json* v = get("seed")) {

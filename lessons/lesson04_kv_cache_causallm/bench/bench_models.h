@@ -55,8 +55,12 @@ inline Loaded load(ModelId id) {
         out.model = std::make_unique<CausalLM>(CausalLM::from_checkpoint(load_checkpoint(files->checkpoint)));
         break;
       }
-      case ModelId::kRandomMHA: out.model = std::make_unique<CausalLM>(random_15m_shape(6), 0); break;
-      case ModelId::kRandomGQA: out.model = std::make_unique<CausalLM>(random_15m_shape(2), 0); break;
+      case ModelId::kRandomMHA:
+        out.model = std::make_unique<CausalLM>(random_15m_shape(6), 0);
+        break;
+      case ModelId::kRandomGQA:
+        out.model = std::make_unique<CausalLM>(random_15m_shape(2), 0);
+        break;
     }
   } catch (const std::exception& e) {  // llm::Error from a stub, or a student's std::out_of_range
     out.model.reset();

@@ -22,8 +22,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
-#include <memory>
-#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -31,9 +29,6 @@
 #include "bench/bench_models.h"
 #include "causal_lm.h"
 #include "kv_cache.h"
-#include "llm/checkpoint.h"
-#include "llm/errors.h"
-#include "llm/model_files.h"
 #include "llm/ops.h"
 
 namespace {

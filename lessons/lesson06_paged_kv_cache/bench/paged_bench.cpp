@@ -24,20 +24,15 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <exception>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/bench_models.h"
 #include "block_pool.h"
 #include "block_table.h"
-#include "bench/bench_models.h"
 #include "causal_lm.h"
 #include "kv_cache.h"
-#include "llm/checkpoint.h"
-#include "llm/errors.h"
-#include "llm/model_files.h"
 #include "llm/rng.h"
 #include "paged_model.h"
 #include "prefix_cache.h"

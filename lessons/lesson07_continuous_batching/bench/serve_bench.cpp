@@ -23,22 +23,17 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/bench_models.h"
 #include "block_table.h"
 #include "causal_lm.h"
 #include "engine.h"
 #include "kv_cache.h"
-#include "llm/checkpoint.h"
-#include "llm/errors.h"
-#include "llm/model_files.h"
-#include "bench/bench_models.h"
 #include "llm/rng.h"
 #include "model_runner.h"
 #include "tests/lesson04_baselines.h"
