@@ -15,7 +15,7 @@
 #include <optional>
 #include <vector>
 
-#include "llm/eigen_view.h"
+#include "llm/attention_kernels.h"
 #include "llm/errors.h"
 
 namespace llm {
@@ -98,54 +98,32 @@ Tensor Attention::forward(const Tensor& x, const IdTensor& positions, const Tens
   cache->append(k, v);  // only the new positions are computed; the past comes from the cache
 
   // pass 3: per (batch row, query head, new token): its scores against the S keys, softmax, and the
-  // weighted sum of the values — the definition of step 3, one query at a time, so that each pass is
-  // one sweep over memory the cache already holds in the right order (docs/benchmarks.md):
-  //   scores: the keys are stored transposed, so K^T q is a matrix-vector product whose columns are
-  //           contiguous rows of the cache (D multiply-adds per key, vectorised across keys);
-  //   values: out = sum_j p_j v_j, eight dimensions at a time: one multiply-add of a row per key.
-  Tensor attn(Shape{B, T, H * D});               // (B, T, H*D), heads concatenated
-  Eigen::VectorXf w(S);                          // (S) one query's scores, then its softmax weights
+  // weighted sum of the values — the definition of step 3, one query at a time, each pass one sweep
+  // over memory the cache already holds in the right order (llm/attention_kernels.h; docs/benchmarks.md):
+  //   scores: the keys are stored transposed, (D, capacity), so q . k_j for eight keys at a time is
+  //           D multiply-adds over contiguous stretches of the cache's rows;
+  //   values: out = sum_j p_j v_j, over the rows of the (capacity, D) values.
+  Tensor attn(Shape{B, T, H * D});                   // (B, T, H*D), heads concatenated; zeros: summed into
+  std::vector<float> w(static_cast<size_t>(S));      // (S) one query's scores, then its softmax weights
+  std::vector<float> qs(static_cast<size_t>(D));     // (D) one query, scaled by 1 / sqrt(D) once
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  using Lanes = Eigen::Matrix<float, 8, 1>;      // eight dimensions of a value row
   for (Index b = 0; b < B; ++b)
     for (Index h = 0; h < H; ++h) {
-      const Index kvh = h / G;  // GQA: G consecutive query heads share one KV head
-      // (S, D) column-major over the transposed keys: column d is row d of the cache block (D, capacity).
-      const Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> keys(cache->keys(b, kvh), S, D,
-                                                                             Eigen::OuterStride<>(cache->capacity()));
-      const float* values = cache->values(b, kvh);  // (capacity, D): row j is the value of position j
+      const Index kvh = h / G;                         // GQA: G consecutive query heads share one KV head
+      const float* keys = cache->keys(b, kvh);         // (D, capacity): column j is the key of position j
+      const float* values = cache->values(b, kvh);     // (capacity, D): row j is the value of position j
       for (Index t = 0; t < T; ++t) {
-        const Eigen::Map<const Eigen::VectorXf> qt(&q(b, t, h * D), D);  // (D)
-        float* out = &attn(b, t, h * D);                                  // (D)
-        w.noalias() = keys * (qt * scale);                                // (S) q . k_j / sqrt(D)
-        if (mask) w += Eigen::Map<const Eigen::VectorXf>(&(*mask)(b, t, 0), S);
-        const float max = w.maxCoeff();
-        if (max == kNegInf) continue;  // nothing visible (a padding query): output zeros, not NaN
+        for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(d)] = q(b, t, h * D + d) * scale;
+        scores_transposed(qs.data(), keys, D, cache->capacity(), S, w.data());  // q . k_j / sqrt(D)
+        if (mask)
+          for (Index j = 0; j < S; ++j) w[static_cast<size_t>(j)] += (*mask)(b, t, j);
         // softmax with the max subtracted: exp(-inf) = 0 removes masked keys exactly
-        w = (w.array() - max).exp().matrix();
-        const float inv_sum = 1.0f / w.sum();
-        // Four accumulators (keys j, j+1, j+2, j+3): four independent chains of adds instead of one,
-        // so that the loop runs at the speed of the loads, not of the add latency.
-        Index d0 = 0;
-        for (; d0 + 8 <= D; d0 += 8) {
-          Lanes a0 = Lanes::Zero(), a1 = Lanes::Zero(), a2 = Lanes::Zero(), a3 = Lanes::Zero();
-          const auto row = [&](Index j) { return Eigen::Map<const Lanes>(values + j * D + d0); };
-          Index j = 0;
-          for (; j + 4 <= S; j += 4) {
-            a0.noalias() += w[j] * row(j);
-            a1.noalias() += w[j + 1] * row(j + 1);
-            a2.noalias() += w[j + 2] * row(j + 2);
-            a3.noalias() += w[j + 3] * row(j + 3);
-          }
-          for (; j < S; ++j) a0.noalias() += w[j] * row(j);
-          Eigen::Map<Lanes>(out + d0) = ((a0 + a1) + (a2 + a3)) * inv_sum;
-        }
-        for (; d0 < D; ++d0) {  // what is left of a head_dim that is not a multiple of 8
-          float acc = 0.0f;
-          for (Index j = 0; j < S; ++j) acc += w[j] * values[j * D + d0];
-          out[d0] = acc * inv_sum;
-        }
+        const float sum = softmax_numerators(w);
+        if (sum == 0.0f) continue;  // nothing visible (a padding query): output zeros, not NaN
+        const float inv_sum = 1.0f / sum;
+        float* out = &attn(b, t, h * D);  // (D)
+        accumulate_values(w.data(), values, D, S, out);
+        for (Index d = 0; d < D; ++d) out[d] *= inv_sum;
       }
     }
   return o_proj.forward(attn);  // (B, T, C)

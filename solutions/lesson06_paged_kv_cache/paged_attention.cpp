@@ -9,10 +9,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
-#include "llm/eigen_view.h"
+#include "llm/attention_kernels.h"
 #include "llm/errors.h"
 
 namespace llm {
@@ -47,55 +46,6 @@ void store_kv(const BlockTable& table, Index layer, Index first, const Tensor& k
   }
 }
 
-// Register blocking for the two inner loops of step 3b. Summing a term at a time into scores[] or out[]
-// would store each partial sum and load it back for the next term — a chain through memory that took
-// half of a decode step when measured (docs/benchmarks.md). Here kLanes partial sums live in one
-// variable of g++'s vector type (8 floats: one AVX register, two SSE ones) for the whole loop and are
-// stored once. (Eigen's fixed-size arrays do the same at -O3 but are a function call per operation in
-// a Debug build, which tripled the tests' time.)
-constexpr Index kLanes = 8;
-typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
-// Lanes are read and written with memcpy (blocks start anywhere: unaligned) inside the loops, never
-// passed to a function: a function taking a 32-byte vector would change its calling convention with
-// the -m flags (g++'s -Wpsabi).
-
-// s[j] = sum_d q[d] * kt[d*BS + j] for the first n positions of one block (kt: its (D, BS) keys).
-static void block_scores(const float* q, const float* kt, Index D, Index BS, Index n, float* s) {
-  Index j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    Lanes acc = {}, k;
-    for (Index d = 0; d < D; ++d) {
-      std::memcpy(&k, kt + d * BS + j, sizeof k);
-      acc += q[d] * k;
-    }
-    std::memcpy(s + j, &acc, sizeof acc);
-  }
-  for (; j < n; ++j) {  // the last n % kLanes positions
-    float acc = 0.0f;
-    for (Index d = 0; d < D; ++d) acc += q[d] * kt[d * BS + j];
-    s[j] = acc;
-  }
-}
-
-// o[d] += sum_j w[j] * v[j*D + d] over the first n positions of one block (v: its (BS, D) values).
-static void block_values(const float* w, const float* v, Index D, Index n, float* o) {
-  Index d = 0;
-  for (; d + kLanes <= D; d += kLanes) {
-    Lanes acc, x;
-    std::memcpy(&acc, o + d, sizeof acc);
-    for (Index j = 0; j < n; ++j) {
-      std::memcpy(&x, v + j * D + d, sizeof x);
-      acc += w[j] * x;
-    }
-    std::memcpy(o + d, &acc, sizeof acc);
-  }
-  for (; d < D; ++d) {  // the last D % kLanes dimensions
-    float acc = o[d];
-    for (Index j = 0; j < n; ++j) acc += w[j] * v[j * D + d];
-    o[d] = acc;
-  }
-}
-
 // Step 3b.
 Tensor paged_attention(const BlockTable& table, Index layer, Index first, const Tensor& q) {
   const BlockPool& pool = table.pool();
@@ -126,16 +76,17 @@ Tensor paged_attention(const BlockTable& table, Index layer, Index first, const 
         for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(d)] = q.data()[t * H * D + h * D + d] * scale;
         // pass 1: scores_j = q . k_j / sqrt(D), block by block through the table. Keys are stored
         // transposed, so each of the D terms is a multiply-add over the block's positions (vectorised).
-        for (Index i = 0; i * BS < visible; ++i)
-          block_scores(qs.data(), k_blk[static_cast<size_t>(i)], D, BS, std::min(BS, visible - i * BS), scores.data() + i * BS);
+        for (Index i = 0; i * BS < visible; ++i) {
+          scores_transposed(qs.data(), k_blk[static_cast<size_t>(i)], D, BS, std::min(BS, visible - i * BS),
+                            scores.data() + i * BS);
+        }
         // pass 2: softmax over the visible positions, the largest score subtracted first.
-        Eigen::Map<Eigen::ArrayXf> w(scores.data(), visible);
-        w = (w - w.maxCoeff()).exp();
-        const float inv_sum = 1.0f / w.sum();
+        const float inv_sum = 1.0f / softmax_numerators({scores.data(), static_cast<size_t>(visible)});
         // pass 3: out = sum_j w_j v_j / sum, block by block.
         float* o = out.data() + t * H * D + h * D;
-        for (Index i = 0; i * BS < visible; ++i)
-          block_values(scores.data() + i * BS, v_blk[static_cast<size_t>(i)], D, std::min(BS, visible - i * BS), o);
+        for (Index i = 0; i * BS < visible; ++i) {
+          accumulate_values(scores.data() + i * BS, v_blk[static_cast<size_t>(i)], D, std::min(BS, visible - i * BS), o);
+        }
         for (Index d = 0; d < D; ++d) o[d] *= inv_sum;
       }
     }
