@@ -346,6 +346,10 @@ def scenario_completion() -> None:
         check(status == 200 and r["choices"][0]["finish_reason"] == "stop", f"end of story: {r}")
         expect_same(r["choices"][0]["text"], r["usage"]["completion_tokens"], ref, "end of story")
         print(f"ok: end of story after {ref[1]} tokens: finish_reason stop, text and count equal generate's")
+        status, r = complete(srv.port, {**body, "ignore_eos": True})
+        check(status == 200 and r["choices"][0]["finish_reason"] == "length"
+              and r["usage"]["completion_tokens"] == 200, f"ignore_eos: the story must run on to max_tokens: {r}")
+        print("ok: ignore_eos runs the same story past its end to max_tokens")
 
         status, _, data = request(srv.port, "GET", "/v1/models")
         models = json.loads(data)
@@ -512,6 +516,8 @@ def scenario_bad_input() -> None:
         ("stop string empty", 400, {**ok, "stop": [""]}, "stop", r"must not be empty", None),
         ("stop string too long", 400, {**ok, "stop": "x" * 300}, "stop", r"300 bytes is longer than the limit of 256", None),
         ("stream not a boolean", 400, {**ok, "stream": "yes"}, "stream", r"stream must be true or false", None),
+        ("ignore_eos not a boolean", 400, {**ok, "ignore_eos": 1}, "ignore_eos", r"ignore_eos must be true or false",
+         None),
         ("stream_options without stream", 400, {**ok, "stream_options": {"include_usage": True}}, "stream_options",
          r"only allowed with stream: true", None),
         ("stream_options unknown key", 400, {**ok, "stream": True, "stream_options": {"x": 1}}, "stream_options",
@@ -560,8 +566,9 @@ def scenario_bad_input() -> None:
         print(f"ok: after {len(rows) + 8} refusals the server answers a good request; none reached the engine")
 
     # The queue limit: one request runs, two wait, the fourth is refused with 503 + Retry-After; the
-    # waiting ones are served in the end (queued, never dropped).
-    with Server("--max-running", "1", "--max-queue", "2") as srv:
+    # waiting ones are served in the end (queued, never dropped). --step-delay-ms: the first request must
+    # still be running while the test fills the queue.
+    with Server("--max-running", "1", "--max-queue", "2", "--step-delay-ms", "5") as srv:
         long = {"prompt": "Once upon a time", "max_tokens": 300, "temperature": 0, "seed": 1}
         done = []
         first_token = threading.Event()
@@ -588,8 +595,11 @@ def scenario_bad_input() -> None:
 
 
 def scenario_disconnect() -> None:
-    with Server("--max-running", "1") as srv:
-        body = {"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0, "seed": 1, "stream": True}
+    # --step-delay-ms and ignore_eos: the requests must still be running when the test acts, however
+    # fast the engine is (stories260K alone finishes 400 tokens in ~30 ms)
+    with Server("--max-running", "1", "--step-delay-ms", "5") as srv:
+        body = {"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0, "seed": 1, "stream": True,
+                "ignore_eos": True}
 
         def open_stream() -> socket.socket:
             s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
@@ -635,7 +645,7 @@ def scenario_disconnect() -> None:
 
 def scenario_sigterm() -> None:
     # 1. Drain: in-flight requests finish, a new one gets 503, the server exits 0.
-    with Server("--drain-seconds", "60") as srv:
+    with Server("--drain-seconds", "60", "--step-delay-ms", "2") as srv:  # in flight when the signal comes
         results = {}
         started = threading.Barrier(2)
         body = {"prompt": "Once upon a time", "max_tokens": 200, "temperature": 0.8, "top_k": 40, "seed": 9}
@@ -686,8 +696,10 @@ def scenario_sigterm() -> None:
     #    [DONE]); the server exits 0 within the bound. 3. A second SIGINT during a long drain does the same.
     for flags, sigs in ((["--drain-seconds", "0"], [signal.SIGTERM]),
                         (["--drain-seconds", "600"], [signal.SIGINT, signal.SIGINT])):
-        with Server(*flags) as srv:
-            body = {"prompt": "Once upon a time", "max_tokens": 500, "temperature": 0, "seed": 1}
+        # --step-delay-ms and ignore_eos: both requests must still be running when the signal arrives
+        # (stories260K alone finishes 500 tokens in ~40 ms)
+        with Server(*flags, "--step-delay-ms", "5") as srv:
+            body = {"prompt": "Once upon a time", "max_tokens": 500, "temperature": 0, "seed": 1, "ignore_eos": True}
             got: dict = {}
             first = threading.Event()
 
@@ -739,6 +751,7 @@ def scenario_cli() -> None:
         (["--max-queue", "-1"], 2, r"--max-queue expects an unsigned integer, got '-1'"),
         (["--threads-http", "0"], 2, r"--threads-http = 0 must be in \[1, 1024\]"),
         (["--drain-seconds", "4000"], 2, r"--drain-seconds = 4000 must be in \[0, 3600\]"),
+        (["--step-delay-ms", "1001"], 2, r"--step-delay-ms = 1001 must be in \[0, 1000\]"),
         (["--yours"], 2, r"--yours: this program serves the reference engine"),
         (["--help"], 0, r"usage: serve \[options\]"),
         (["--model-dir", "/nonexistent/folder"], 1, r"stories260K model files \(stories260K.bin and tok512.bin\) not found"),

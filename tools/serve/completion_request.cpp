@@ -76,7 +76,8 @@ bool is_neutral(const std::string& field, const json& v) {
 
 const std::set<std::string> kSupported = {"model", "prompt", "max_tokens",         "temperature",
                                           "top_p", "top_k",  "repetition_penalty", "seed",
-                                          "stop",  "stream", "stream_options",     "user"};
+                                          "stop",  "stream", "stream_options",     "user",
+                                          "ignore_eos"};
 const std::set<std::string> kUnsupported = {
     "n", "best_of", "echo", "logprobs", "suffix", "presence_penalty", "frequency_penalty", "logit_bias"};
 
@@ -183,6 +184,7 @@ CompletionRequest parse_completion_request(std::string_view body, const ServedMo
     }
   }
   if (const json* v = get("stream")) r.stream = boolean(*v, "stream");
+  if (const json* v = get("ignore_eos")) r.ignore_eos = boolean(*v, "ignore_eos");
   if (const json* v = get("stream_options")) {
     if (!r.stream) bad("stream_options", "stream_options is only allowed with stream: true");
     if (!v->is_object()) bad("stream_options", "stream_options must be an object, got " + quote(*v));

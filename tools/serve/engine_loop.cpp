@@ -212,6 +212,9 @@ void EngineLoop::run() {
       engine_ = std::make_unique<Engine>(model_, config_.engine);
     }
     publish(popped);
+    // --step-delay-ms: after publish(), so that the gauges and the queue's count are current meanwhile
+    if (config_.step_delay_ms > 0 && !live_.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(config_.step_delay_ms));
   }
   // Stopped: whatever is left is answered, never left waiting.
   const ApiError why(503, "the server stopped", "", "shutting_down");
@@ -236,7 +239,8 @@ void EngineLoop::admit(const std::shared_ptr<Job>& job) {
                            .max_new_tokens = r.max_tokens,
                            .sampling = r.sampling,
                            .seed = r.seed,
-                           .eos_token_id = Tokenizer::kBos}));  // TinyStories: BOS starts the next story
+                           // TinyStories: BOS starts the next story
+                           .eos_token_id = r.ignore_eos ? std::nullopt : std::optional(Tokenizer::kBos)}));
   } catch (const std::exception& e) {
     // The HTTP thread checked everything submit() checks, so this is a disagreement between the two
     // (or a student's engine refusing a good request): the job fails, the others are untouched.

@@ -65,6 +65,8 @@ POST /v1/completions (JSON or server-sent events), GET /v1/models, GET /health, 
   --threads-http N         HTTP worker threads, 1..1024 (default 128); each open stream holds one
   --drain-seconds S        on SIGTERM/SIGINT, how long running requests may take to finish before
                            they are aborted, 0..3600 (default 10); a second signal aborts at once
+  --step-delay-ms N        pause N ms after every engine step, 0..1000 (default 0): stories260K made as
+                           slow as a large model, for trying streaming, cancellation and shutdown
   --yours                  serve your lesson-07 engine (run as `./llm serve --yours`)
   -h, --help               this text
 
@@ -85,6 +87,7 @@ struct Options {
   std::size_t max_queue = 256;
   int threads_http = 128;
   int drain_seconds = 10;
+  int step_delay_ms = 0;
 };
 
 template <typename T>
@@ -126,6 +129,8 @@ Options parse(int argc, char** argv) {
       o.threads_http = parse_in<int>(flag, value(), 1, 1024);
     } else if (flag == "--drain-seconds") {
       o.drain_seconds = parse_in<int>(flag, value(), 0, 3600);
+    } else if (flag == "--step-delay-ms") {
+      o.step_delay_ms = parse_in<int>(flag, value(), 0, 1000);
     } else if (flag == "--yours") {
       if (!kYours)
         llm::fail<UsageError>(
@@ -177,7 +182,7 @@ int main(int argc, char** argv) {
                                    .max_tokens_per_step = std::max<llm::Index>(256, o.max_running)};
     std::optional<llm::serve::EngineLoop> loop;
     try {
-      loop.emplace(model, tok, llm::serve::LoopConfig{.engine = engine, .max_queue = o.max_queue}, metrics);
+      loop.emplace(model, tok, llm::serve::LoopConfig{.engine = engine, .max_queue = o.max_queue, .step_delay_ms = o.step_delay_ms}, metrics);
     } catch (const llm::InvalidArgument& e) {  // the pool's and the scheduler's limits
       llm::fail<UsageError>("--blocks ", o.blocks, " --block-size ", o.block_size, " --max-running ",
                             o.max_running, ": ", e.what());
