@@ -59,9 +59,10 @@ Tensor paged_attention(const BlockTable& table, Index layer, Index first, const 
   const Index n_blocks = (S + BS - 1) / BS;   // the table's blocks those positions fill
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
 
-  Tensor out(Shape{T, H * D});                      // (T, H*D), zeros: pass 3 accumulates into it
-  std::vector<float> scores(static_cast<size_t>(S));  // (S) one query's scores, then its weights
-  std::vector<float> qs(static_cast<size_t>(D));      // (D) one query, scaled by 1 / sqrt(D) once
+  Tensor out(Shape{T, H * D});                          // (T, H*D), zeros: pass 3 accumulates into it
+  std::vector<float> scores(static_cast<size_t>(G * S));  // (G, S) the queries' scores, then their weights
+  std::vector<float> qs(static_cast<size_t>(G * D));      // (G, D) the queries, scaled by 1 / sqrt(D) once
+  std::vector<float> inv_sum(static_cast<size_t>(G));     // (G) 1 / each query's softmax denominator
   std::vector<const float*> k_blk(static_cast<size_t>(n_blocks)), v_blk(static_cast<size_t>(n_blocks));
   for (Index g = 0; g < KV; ++g) {
     // The table, resolved once per KV head: logical block i -> its (D, BS) keys and (BS, D) values.
@@ -70,25 +71,29 @@ Tensor paged_attention(const BlockTable& table, Index layer, Index first, const 
       k_blk[static_cast<size_t>(i)] = pool.keys(layer, id, g);
       v_blk[static_cast<size_t>(i)] = pool.values(layer, id, g);
     }
-    for (Index h = g * G; h < (g + 1) * G; ++h) {  // GQA: the G query heads of KV head g
-      for (Index t = 0; t < T; ++t) {
-        const Index visible = first + t + 1;  // causal: position first + t sees 0 .. first + t
-        for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(d)] = q.data()[t * H * D + h * D + d] * scale;
-        // pass 1: scores_j = q . k_j / sqrt(D), block by block through the table. Keys are stored
-        // transposed, so each of the D terms is a multiply-add over the block's positions (vectorised).
-        for (Index i = 0; i * BS < visible; ++i) {
-          scores_transposed(qs.data(), k_blk[static_cast<size_t>(i)], D, BS, std::min(BS, visible - i * BS),
-                            scores.data() + i * BS);
-        }
-        // pass 2: softmax over the visible positions, the largest score subtracted first.
-        const float inv_sum = 1.0f / softmax_numerators({scores.data(), static_cast<size_t>(visible)});
-        // pass 3: out = sum_j w_j v_j / sum, block by block.
-        float* o = out.data() + t * H * D + h * D;
-        for (Index i = 0; i * BS < visible; ++i) {
-          accumulate_values(scores.data() + i * BS, v_blk[static_cast<size_t>(i)], D, std::min(BS, visible - i * BS), o);
-        }
-        for (Index d = 0; d < D; ++d) o[d] *= inv_sum;
-      }
+    const Index h0 = g * G;  // GQA: query heads h0 .. h0 + G - 1 share KV head g
+    for (Index t = 0; t < T; ++t) {
+      const Index visible = first + t + 1;  // causal: position first + t sees 0 .. first + t
+      for (Index h = 0; h < G; ++h)
+        for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(h * D + d)] = q.data()[t * H * D + (h0 + h) * D + d] * scale;
+      // pass 1: scores_j = q . k_j / sqrt(D), block by block through the table, for the G query heads of
+      // this KV head while the block is in L1 (read once, not G times). Keys are stored transposed, so
+      // each of the D terms is a multiply-add over the block's positions (vectorised).
+      for (Index i = 0; i * BS < visible; ++i)
+        for (Index h = 0; h < G; ++h)
+          scores_transposed(qs.data() + h * D, k_blk[static_cast<size_t>(i)], D, BS, std::min(BS, visible - i * BS),
+                            scores.data() + h * S + i * BS);
+      // pass 2: softmax over the visible positions of each query, the largest score subtracted first.
+      for (Index h = 0; h < G; ++h)
+        inv_sum[static_cast<size_t>(h)] = 1.0f / softmax_numerators({scores.data() + h * S, static_cast<size_t>(visible)});
+      // pass 3: out = sum_j w_j v_j / sum, block by block, again G queries per block.
+      float* o = out.data() + t * H * D + h0 * D;  // (G, D): the group's heads are adjacent
+      for (Index i = 0; i * BS < visible; ++i)
+        for (Index h = 0; h < G; ++h)
+          accumulate_values(scores.data() + h * S + i * BS, v_blk[static_cast<size_t>(i)], D,
+                            std::min(BS, visible - i * BS), o + h * D);
+      for (Index h = 0; h < G; ++h)
+        for (Index d = 0; d < D; ++d) o[h * D + d] *= inv_sum[static_cast<size_t>(h)];
     }
   }
   return out;

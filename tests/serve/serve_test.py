@@ -626,11 +626,16 @@ def scenario_disconnect() -> None:
               f"every block back")
 
         # 2. While queued behind another request (--max-running 1): it never runs.
+        base = metrics(srv.port)["llm_requests_admitted_total"]
         runner = open_stream()
         check(runner.recv(4096) != b"", "the first request did not start")
         queued = open_stream()
-        wait_metric(srv.port, lambda m: m["llm_requests_waiting"] == 1, "a waiting request")
-        admitted = metrics(srv.port)["llm_requests_admitted_total"]
+        # both handed to the engine (the waiting gauge also counts requests not yet handed over): the first
+        # one running, the second waiting for it
+        m = wait_metric(srv.port, lambda m: m["llm_requests_admitted_total"] == base + 2
+                        and m["llm_requests_running"] == 1 and m["llm_requests_waiting"] == 1,
+                        "one running and one waiting request, both in the engine")
+        admitted = m["llm_requests_admitted_total"]
         queued.close()
         m = wait_metric(srv.port, lambda m: m['llm_requests_finished_total{reason="aborted"}'] == 2
                         and m["llm_requests_waiting"] == 0, "the queued request to be aborted")
