@@ -7,18 +7,17 @@
 #include <limits>
 #include <vector>
 
+#include "inputs.h"
 #include "llm/attention_kernels.h"
-#include "llm/rng.h"
 
 using llm::Index;
 
 namespace {
 
+// n seeded N(0, std^2) draws (the suites' one source of random inputs), as a vector.
 std::vector<float> normal(Index n, std::uint64_t seed, float std) {
-  llm::Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = std * rng.normal();
-  return v;
+  const llm::Tensor t = llm::testing::seeded(llm::Shape{n}, seed, std);
+  return {t.flat().begin(), t.flat().end()};
 }
 
 }  // namespace

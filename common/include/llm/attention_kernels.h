@@ -23,68 +23,54 @@ typedef float Floats8 __attribute__((vector_size(8 * sizeof(float))));
 // s[j] = sum_d q[d] * kt[d * stride + j] for j < n: one query (D) against n keys stored transposed,
 // (D, stride) with key j in column j. Inline, like accumulate_values: the paged cache calls both once
 // per block of a few positions, where a call's fixed costs are a large part of the work.
-inline void scores_transposed(const float* q, const float* kt, Index D, Index stride, Index n, float* s);
-
-// The numerators of a softmax, in place: w[j] = exp(w[j] - max_k w[k]); returns their sum, or 0 when
-// every w[j] is -inf (nothing visible: w is left as it is). Within 1.5 ulp of exp(), exactly 0 for -inf
-// (a masked key) and below exp(-87.3); a NaN anywhere makes the sum NaN.
-float softmax_numerators(std::span<float> w);
-
-// o[d] += sum_j w[j] * v[j * D + d] for j < n: n value rows (n, D), weighted, added to o (D).
-inline void accumulate_values(const float* w, const float* v, Index D, Index n, float* o);
-
-// ---- definitions of the two inline loops ----
-
 inline void scores_transposed(const float* q, const float* kt, Index D, Index stride, Index n, float* s) {
   // Eight keys per vector, two vectors (16 keys) per round, and the D terms of each dot product in two
   // sums (even and odd d) added at the end: four independent chains of multiply-adds instead of one, so
-  // that a round waits on the adder's latency a quarter as long (g++ does not fuse the multiply and the
-  // add under -std=c++20, and a 16-position block of the paged cache is exactly one round). Every key's
-  // score is summed in that same order, in the vector rounds and in the scalar tail alike.
+  // that a round waits on their latency a quarter as long (a 16-position block of the paged cache is
+  // exactly one round). Every key's score is summed in that same order: in the rounds of 16, the round
+  // of 8 and the scalar tail alike.
   using detail::Floats8;
   Floats8 k0, k1, k2, k3;  // keys j .. j+7 or j+8 .. j+15 of one dimension, copied in with memcpy
   Index j = 0;
-  for (; j + 8 <= n;) {
-    if (j + 16 <= n) {
-      Floats8 a_even = {}, a_odd = {}, b_even = {}, b_odd = {};  // keys j..j+7 (a), j+8..j+15 (b)
-      Index d = 0;
-      for (; d + 2 <= D; d += 2) {
-        std::memcpy(&k0, kt + d * stride + j, sizeof k0);
-        std::memcpy(&k1, kt + d * stride + j + 8, sizeof k1);
-        std::memcpy(&k2, kt + (d + 1) * stride + j, sizeof k2);
-        std::memcpy(&k3, kt + (d + 1) * stride + j + 8, sizeof k3);
-        a_even += q[d] * k0;
-        b_even += q[d] * k1;
-        a_odd += q[d + 1] * k2;
-        b_odd += q[d + 1] * k3;
-      }
-      if (d < D) {
-        std::memcpy(&k0, kt + d * stride + j, sizeof k0);
-        std::memcpy(&k1, kt + d * stride + j + 8, sizeof k1);
-        a_even += q[d] * k0;
-        b_even += q[d] * k1;
-      }
-      const Floats8 a = a_even + a_odd, b = b_even + b_odd;
-      std::memcpy(s + j, &a, sizeof a);
-      std::memcpy(s + j + 8, &b, sizeof b);
-      j += 16;
-    } else {
-      Floats8 even = {}, odd = {};
-      Index d = 0;
-      for (; d + 2 <= D; d += 2) {
-        std::memcpy(&k0, kt + d * stride + j, sizeof k0);
-        std::memcpy(&k2, kt + (d + 1) * stride + j, sizeof k2);
-        even += q[d] * k0;
-        odd += q[d + 1] * k2;
-      }
-      if (d < D) {
-        std::memcpy(&k0, kt + d * stride + j, sizeof k0);
-        even += q[d] * k0;
-      }
-      const Floats8 a = even + odd;
-      std::memcpy(s + j, &a, sizeof a);
-      j += 8;
+  for (; j + 16 <= n; j += 16) {
+    Floats8 a_even = {}, a_odd = {}, b_even = {}, b_odd = {};  // keys j..j+7 (a), j+8..j+15 (b)
+    Index d = 0;
+    for (; d + 2 <= D; d += 2) {
+      std::memcpy(&k0, kt + d * stride + j, sizeof k0);
+      std::memcpy(&k1, kt + d * stride + j + 8, sizeof k1);
+      std::memcpy(&k2, kt + (d + 1) * stride + j, sizeof k2);
+      std::memcpy(&k3, kt + (d + 1) * stride + j + 8, sizeof k3);
+      a_even += q[d] * k0;
+      b_even += q[d] * k1;
+      a_odd += q[d + 1] * k2;
+      b_odd += q[d + 1] * k3;
     }
+    if (d < D) {
+      std::memcpy(&k0, kt + d * stride + j, sizeof k0);
+      std::memcpy(&k1, kt + d * stride + j + 8, sizeof k1);
+      a_even += q[d] * k0;
+      b_even += q[d] * k1;
+    }
+    const Floats8 a = a_even + a_odd, b = b_even + b_odd;
+    std::memcpy(s + j, &a, sizeof a);
+    std::memcpy(s + j + 8, &b, sizeof b);
+  }
+  if (j + 8 <= n) {  // one round of 8 keys left over
+    Floats8 even = {}, odd = {};
+    Index d = 0;
+    for (; d + 2 <= D; d += 2) {
+      std::memcpy(&k0, kt + d * stride + j, sizeof k0);
+      std::memcpy(&k2, kt + (d + 1) * stride + j, sizeof k2);
+      even += q[d] * k0;
+      odd += q[d + 1] * k2;
+    }
+    if (d < D) {
+      std::memcpy(&k0, kt + d * stride + j, sizeof k0);
+      even += q[d] * k0;
+    }
+    const Floats8 a = even + odd;
+    std::memcpy(s + j, &a, sizeof a);
+    j += 8;
   }
   for (; j < n; ++j) {  // the last n % 8 keys, in the same order
     float even = 0.0f, odd = 0.0f;
@@ -98,6 +84,12 @@ inline void scores_transposed(const float* q, const float* kt, Index D, Index st
   }
 }
 
+// The numerators of a softmax, in place: w[j] = exp(w[j] - max_k w[k]); returns their sum, or 0 when
+// every w[j] is -inf (nothing visible: w is left as it is). Within 1.5 ulp of exp(), exactly 0 for -inf
+// (a masked key) and below exp(-87.3); a NaN anywhere makes the sum NaN.
+float softmax_numerators(std::span<float> w);
+
+// o[d] += sum_j w[j] * v[j * D + d] for j < n: n value rows (n, D), weighted, added to o (D).
 inline void accumulate_values(const float* w, const float* v, Index D, Index n, float* o) {
   // Eight dimensions at a time, four rows per round into four sums: four independent chains of
   // multiply-adds, so the loop runs at the speed of its loads, not of the adder's latency.
