@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "llm/eigen_view.h"
+#include "llm/floats8.h"
 
 namespace llm {
 
@@ -16,9 +17,8 @@ namespace llm {
 // faster than Eigen's product at 2-16 rows, level at 32, slower from 64 on.
 constexpr Index kFewRows = 32;
 
-// g++'s vector type: 8 floats, one AVX register (two SSE ones), read with memcpy (rows start anywhere).
-constexpr Index kLanes = 8;
-typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+using Lanes = detail::Floats8;  // eight floats of g++'s vector type (llm/floats8.h)
+constexpr Index kLanes = detail::kFloats8Lanes;
 
 // y (N, out) = x (N, in) W^T for a few rows (2 <= N <= kFewRows): a batch of decode steps. W is read
 // once, row by row; while a row of W sits in L1 it is dotted with eight input rows at a time — eight

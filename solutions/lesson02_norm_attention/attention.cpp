@@ -30,9 +30,10 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     fail<ShapeError>("attention: q ", q.shape().str(), " and k ", k.shape().str(),
                      " disagree on batch, heads or head_dim");
   if (mask && !(mask->shape() == Shape{B, T, S}))
-    fail<ShapeError>("attention mask has shape ", mask->shape().str(), ", expected (", B, ", ", T, ", ", S, ")");
+    fail<ShapeError>("attention mask has shape ", mask->shape().str(), ", expected (", B, ", ", T, ", ", S,
+                     ")");
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  Tensor out(Shape{B, H, T, D});      // (B, H, T, D)
+  Tensor out(Shape{B, H, T, D});                 // (B, H, T, D)
   std::vector<float> w(static_cast<size_t>(S));  // (S) one query's weights
   for (Index b = 0; b < B; ++b)
     for (Index h = 0; h < H; ++h)
@@ -70,8 +71,8 @@ Tensor repeat_kv(const Tensor& x, Index n_rep) {
 Tensor Attention::forward(const Tensor& x, const IdTensor& positions, const Tensor* mask, LayerKVCache* cache,
                           const RotaryEmbedding& rope) const {
   if (num_kv_heads_ <= 0 || !q_proj.weight)
-    fail<InvalidArgument>("Attention::forward on an attention without weights (num_kv_heads = ", num_kv_heads_,
-                          "): build it with Attention(config, rng)");
+    fail<InvalidArgument>("Attention::forward on an attention without weights (num_kv_heads = ",
+                          num_kv_heads_, "): build it with Attention(config, rng)");
   if (x.rank() != 3) fail<ShapeError>("attention input must be (B, T, C), got ", x.shape().str());
   const Index B = x.size(0), T = x.size(1), H = num_heads_, KV = num_kv_heads_, D = head_dim_;
   const Index G = H / KV;
@@ -103,15 +104,15 @@ Tensor Attention::forward(const Tensor& x, const IdTensor& positions, const Tens
   //   scores: the keys are stored transposed, (D, capacity), so q . k_j for eight keys at a time is
   //           D multiply-adds over contiguous stretches of the cache's rows;
   //   values: out = sum_j p_j v_j, over the rows of the (capacity, D) values.
-  Tensor attn(Shape{B, T, H * D});                   // (B, T, H*D), heads concatenated; zeros: summed into
-  std::vector<float> w(static_cast<size_t>(S));      // (S) one query's scores, then its softmax weights
-  std::vector<float> qs(static_cast<size_t>(D));     // (D) one query, scaled by 1 / sqrt(D) once
+  Tensor attn(Shape{B, T, H * D});                // (B, T, H*D), heads concatenated; zeros: summed into
+  std::vector<float> w(static_cast<size_t>(S));   // (S) one query's scores, then its softmax weights
+  std::vector<float> qs(static_cast<size_t>(D));  // (D) one query, scaled by 1 / sqrt(D) once
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   for (Index b = 0; b < B; ++b)
     for (Index h = 0; h < H; ++h) {
-      const Index kvh = h / G;                         // GQA: G consecutive query heads share one KV head
-      const float* keys = cache->keys(b, kvh);         // (D, capacity): column j is the key of position j
-      const float* values = cache->values(b, kvh);     // (capacity, D): row j is the value of position j
+      const Index kvh = h / G;                      // GQA: G consecutive query heads share one KV head
+      const float* keys = cache->keys(b, kvh);      // (D, capacity): column j is the key of position j
+      const float* values = cache->values(b, kvh);  // (capacity, D): row j is the value of position j
       for (Index t = 0; t < T; ++t) {
         for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(d)] = q(b, t, h * D + d) * scale;
         scores_transposed(qs.data(), keys, D, cache->capacity(), S, w.data());  // q . k_j / sqrt(D)

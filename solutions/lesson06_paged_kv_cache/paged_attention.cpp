@@ -21,8 +21,9 @@ static void check_positions(const BlockTable& table, Index layer, Index first, I
   if (layer < 0 || layer >= table.pool().num_layers())
     fail<InvalidArgument>(what, ": layer ", layer, " is out of range [0, ", table.pool().num_layers(), ")");
   if (first < 0 || first + T > table.length())
-    fail<InvalidArgument>(what, ": positions [", first, ", ", first + T, ") are outside the block table's [0, ",
-                          table.length(), "): append() the slots first");
+    fail<InvalidArgument>(what, ": positions [", first, ", ", first + T,
+                          ") are outside the block table's [0, ", table.length(),
+                          "): append() the slots first");
 }
 
 // Step 3a.
@@ -30,8 +31,8 @@ void store_kv(const BlockTable& table, Index layer, Index first, const Tensor& k
   BlockPool& pool = table.pool();
   const Index KV = pool.num_kv_heads(), D = pool.head_dim(), BS = pool.block_size();
   if (k.rank() != 2 || k.size(0) < 1 || k.size(1) != KV * D || !(v.shape() == k.shape()))
-    fail<ShapeError>("store_kv: k ", k.shape().str(), " and v ", v.shape().str(), " must both be (T, KV*D) = (T, ",
-                     KV * D, ") with T >= 1");
+    fail<ShapeError>("store_kv: k ", k.shape().str(), " and v ", v.shape().str(),
+                     " must both be (T, KV*D) = (T, ", KV * D, ") with T >= 1");
   const Index T = k.size(0);
   check_positions(table, layer, first, T, "store_kv");
   for (Index t = 0; t < T; ++t) {
@@ -55,11 +56,11 @@ Tensor paged_attention(const BlockTable& table, Index layer, Index first, const 
                      " and H a multiple of KV = ", KV);
   const Index T = q.size(0), H = q.size(1) / D, G = H / KV;
   check_positions(table, layer, first, T, "paged_attention");
-  const Index S = first + T;                  // the last query sees positions 0 .. S-1
-  const Index n_blocks = (S + BS - 1) / BS;   // the table's blocks those positions fill
+  const Index S = first + T;                 // the last query sees positions 0 .. S-1
+  const Index n_blocks = (S + BS - 1) / BS;  // the table's blocks those positions fill
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
 
-  Tensor out(Shape{T, H * D});                          // (T, H*D), zeros: pass 3 accumulates into it
+  Tensor out(Shape{T, H * D});                            // (T, H*D), zeros: pass 3 accumulates into it
   std::vector<float> scores(static_cast<size_t>(G * S));  // (G, S) the queries' scores, then their weights
   std::vector<float> qs(static_cast<size_t>(G * D));      // (G, D) the queries, scaled by 1 / sqrt(D) once
   std::vector<float> inv_sum(static_cast<size_t>(G));     // (G) 1 / each query's softmax denominator
@@ -75,17 +76,19 @@ Tensor paged_attention(const BlockTable& table, Index layer, Index first, const 
     for (Index t = 0; t < T; ++t) {
       const Index visible = first + t + 1;  // causal: position first + t sees 0 .. first + t
       for (Index h = 0; h < G; ++h)
-        for (Index d = 0; d < D; ++d) qs[static_cast<size_t>(h * D + d)] = q.data()[t * H * D + (h0 + h) * D + d] * scale;
+        for (Index d = 0; d < D; ++d)
+          qs[static_cast<size_t>(h * D + d)] = q.data()[t * H * D + (h0 + h) * D + d] * scale;
       // pass 1: scores_j = q . k_j / sqrt(D), block by block through the table, for the G query heads of
       // this KV head while the block is in L1 (read once, not G times). Keys are stored transposed, so
       // each of the D terms is a multiply-add over the block's positions (vectorised).
       for (Index i = 0; i * BS < visible; ++i)
         for (Index h = 0; h < G; ++h)
-          scores_transposed(qs.data() + h * D, k_blk[static_cast<size_t>(i)], D, BS, std::min(BS, visible - i * BS),
-                            scores.data() + h * S + i * BS);
+          scores_transposed(qs.data() + h * D, k_blk[static_cast<size_t>(i)], D, BS,
+                            std::min(BS, visible - i * BS), scores.data() + h * S + i * BS);
       // pass 2: softmax over the visible positions of each query, the largest score subtracted first.
       for (Index h = 0; h < G; ++h)
-        inv_sum[static_cast<size_t>(h)] = 1.0f / softmax_numerators({scores.data() + h * S, static_cast<size_t>(visible)});
+        inv_sum[static_cast<size_t>(h)] =
+            1.0f / softmax_numerators({scores.data() + h * S, static_cast<size_t>(visible)});
       // pass 3: out = sum_j w_j v_j / sum, block by block, again G queries per block.
       float* o = out.data() + t * H * D + h0 * D;  // (G, D): the group's heads are adjacent
       for (Index i = 0; i * BS < visible; ++i)

@@ -74,10 +74,9 @@ bool is_neutral(const std::string& field, const json& v) {
   return false;  // logprobs, suffix: any value asks for something
 }
 
-const std::set<std::string> kSupported = {"model", "prompt", "max_tokens",         "temperature",
-                                          "top_p", "top_k",  "repetition_penalty", "seed",
-                                          "stop",  "stream", "stream_options",     "user",
-                                          "ignore_eos"};
+const std::set<std::string> kSupported = {
+    "model", "prompt", "max_tokens", "temperature",    "top_p", "top_k",     "repetition_penalty",
+    "seed",  "stop",   "stream",     "stream_options", "user",  "ignore_eos"};
 const std::set<std::string> kUnsupported = {
     "n", "best_of", "echo", "logprobs", "suffix", "presence_penalty", "frequency_penalty", "logit_bias"};
 

@@ -54,7 +54,7 @@ struct CompletionRequest {
   std::uint64_t seed = 0;  // given, or drawn at random when absent
   std::vector<std::string> stop;
   bool stream = false;
-  bool ignore_eos = false;  // vLLM's extension: run to max_tokens (or a stop string) through BOS
+  bool ignore_eos = false;     // vLLM's extension: run to max_tokens (or a stop string) through BOS
   bool include_usage = false;  // stream_options.include_usage: a last chunk with the token counts
 };
 

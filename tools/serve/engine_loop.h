@@ -76,7 +76,7 @@ class Job {
 struct LoopConfig {
   EngineConfig engine;
   std::size_t max_queue = 256;  // choices waiting for admission, at most; beyond it submit() gives 503
-  int step_delay_ms = 0;         // a pause after every engine step (--step-delay-ms): a slow model, on purpose
+  int step_delay_ms = 0;        // a pause after every engine step (--step-delay-ms): a slow model, on purpose
 };
 
 class EngineLoop {

@@ -180,9 +180,11 @@ int main(int argc, char** argv) {
                                    .block_size = o.block_size,
                                    .max_running = o.max_running,
                                    .max_tokens_per_step = std::max<llm::Index>(256, o.max_running)};
+    const llm::serve::LoopConfig loop_config{
+        .engine = engine, .max_queue = o.max_queue, .step_delay_ms = o.step_delay_ms};
     std::optional<llm::serve::EngineLoop> loop;
     try {
-      loop.emplace(model, tok, llm::serve::LoopConfig{.engine = engine, .max_queue = o.max_queue, .step_delay_ms = o.step_delay_ms}, metrics);
+      loop.emplace(model, tok, loop_config, metrics);
     } catch (const llm::InvalidArgument& e) {  // the pool's and the scheduler's limits
       llm::fail<UsageError>("--blocks ", o.blocks, " --block-size ", o.block_size, " --max-running ",
                             o.max_running, ": ", e.what());
@@ -230,7 +232,8 @@ int main(int argc, char** argv) {
               << " bytes of KV cache), up to " << o.max_running << " requests per batch, " << o.threads_http
               << " HTTP threads\n";
     const bool ipv6 = o.host.find(':') != std::string::npos;  // a URL writes it as [::1]
-    std::cout << "serve: listening on http://" << (ipv6 ? "[" + o.host + "]" : o.host) << ":" << port << std::endl;
+    std::cout << "serve: listening on http://" << (ipv6 ? "[" + o.host + "]" : o.host) << ":" << port
+              << std::endl;
 
     std::atomic<bool> listening_ended = false;
     std::thread listener([&] {

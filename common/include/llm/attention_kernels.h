@@ -8,17 +8,10 @@
 #include <cstring>
 #include <span>
 
+#include "llm/floats8.h"
 #include "llm/tensor.h"
 
 namespace llm {
-
-namespace detail {
-// Eight floats in one variable of g++'s vector type (one AVX register, two SSE ones). Read and written
-// with memcpy (blocks start anywhere); never passed to a function (a 32-byte argument would change the
-// calling convention with the -m flags: g++'s -Wpsabi). Partial sums live in such variables for a whole
-// loop and are stored once.
-typedef float Floats8 __attribute__((vector_size(8 * sizeof(float))));
-}  // namespace detail
 
 // s[j] = sum_d q[d] * kt[d * stride + j] for j < n: one query (D) against n keys stored transposed,
 // (D, stride) with key j in column j. Inline, like accumulate_values: the paged cache calls both once
